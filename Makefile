@@ -1,0 +1,33 @@
+# make run: start web, worker and beat on this machine.  make test: set up and run the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sched
+
+.PHONY: run test test-postgres test-sqlite lint venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: venv
+	$(BIN)/python scripts/run.py
+
+# The whole suite on PostgreSQL, then the API and end-to-end smoke tests on SQLite.
+test: test-postgres test-sqlite
+
+test-postgres: venv
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+test-sqlite: venv
+	DATABASE_URL= $(BIN)/pytest -m smoke $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,46 @@
+"""Serializer building blocks shared by the job API and the executors' task schemas."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from jobs.durations import format_duration, parse_duration
+
+
+class StrictSerializer(serializers.Serializer):
+    """A serializer that rejects keys it does not know, naming each one."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {key: ["Unknown field."] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class DurationSecondsField(serializers.Field):
+    """A duration given as "30s", "1h30m", "PT90S" or a number of seconds; stored as seconds."""
+
+    default_error_messages = {"invalid": "{message}"}
+
+    def __init__(self, *, positive: bool = True, **kwargs):
+        self.positive = positive
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> float:
+        try:
+            value = parse_duration(data, positive=self.positive)
+        except (ValueError, TypeError) as exc:
+            self.fail("invalid", message=str(exc))
+        return value.total_seconds()
+
+    def to_representation(self, value) -> str:
+        from datetime import timedelta
+
+        return format_duration(timedelta(seconds=value))
+
+
+class AnyJSONField(serializers.JSONField):
+    """Any JSON value (object, array, string, number, bool, null)."""

@@ -1,0 +1,194 @@
+"""Input and output shapes of the job API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from executors.registry import get_executor, known_types
+from jobs.models import Concurrency, Job, Run
+from jobs.retry import RetryError, parse_retry
+from jobs.schedules import Schedule, ScheduleError, get_zone, parse_schedule
+
+from .fields import AnyJSONField, DurationSecondsField, StrictSerializer
+
+SCHEDULE_HELP = (
+    '"now", an ISO 8601 date-time, a delay ("30s", "1h30m", "in 2m", "PT90S"), '
+    '{"every": "10m"}, {"interval": {"minutes": 5}} or {"cron": "*/5 * * * *"}'
+)
+
+
+def validate_task(value: Any) -> dict[str, Any]:
+    """Validate a task object with its type's serializer; return it normalized."""
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("Expected an object with the task's fields.")
+    task_type = value.get("type")
+    if task_type is None and "uri" in value:
+        task_type = "http"  # the minimal body: a task with a uri is an HTTP task
+    if task_type is None:
+        raise serializers.ValidationError(
+            {"type": [f"Give the task a type: one of {', '.join(known_types())}."]}
+        )
+    if not isinstance(task_type, str) or task_type not in known_types():
+        raise serializers.ValidationError(
+            {"type": [f"Unknown task type {task_type!r}: use one of {', '.join(known_types())}."]}
+        )
+    serializer = get_executor(task_type).serializer_class(data=value)
+    if not serializer.is_valid():
+        raise serializers.ValidationError(serializer.errors)
+    return {**serializer.validated_data, "type": task_type}
+
+
+class JobInputSerializer(StrictSerializer):
+    """The body of POST /jobs and PATCH /jobs/{id}."""
+
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    product = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    group = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    task = AnyJSONField(help_text="The work: an http, command, script, docker or catalog task.")
+    schedule = AnyJSONField(help_text=f"When: {SCHEDULE_HELP}.")
+    timezone = serializers.CharField(required=False, max_length=64)
+    start_at = AnyJSONField(required=False, allow_null=True,
+                            help_text="Recurring jobs: first fire not before (date-time or delay).")
+    end_at = AnyJSONField(required=False, allow_null=True,
+                          help_text="Recurring jobs: no fire after (date-time or delay).")
+    max_runs = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    timeout = DurationSecondsField(required=False, allow_null=True)
+    retry = AnyJSONField(required=False, allow_null=True)
+    concurrency = serializers.ChoiceField(choices=Concurrency.choices, required=False)
+    misfire_grace = DurationSecondsField(required=False, allow_null=True, positive=False)
+    payload = serializers.DictField(required=False)
+
+    def validate_task(self, value):
+        return validate_task(value)
+
+    def validate_timezone(self, value: str) -> str:
+        try:
+            get_zone(value)
+        except ScheduleError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return value
+
+    def validate_retry(self, value):
+        try:
+            return parse_retry(value)
+        except RetryError as exc:
+            if exc.field:
+                raise serializers.ValidationError({exc.field: [str(exc)]}) from None
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        job: Job | None = self.instance
+        now = timezone.now()
+        tz = attrs.get("timezone", job.timezone if job else "UTC")
+        errors: dict[str, list[str]] = {}
+        if "schedule" in attrs:
+            try:
+                attrs["schedule"] = parse_schedule(attrs["schedule"], timezone=tz, now=now)
+            except ScheduleError as exc:
+                errors["schedule"] = [str(exc)]
+        elif job is not None and "timezone" in attrs:
+            attrs["schedule"] = Schedule.from_json(job.schedule, timezone=tz)
+        for field in ("start_at", "end_at"):
+            if attrs.get(field) is not None:
+                try:
+                    moment = parse_schedule(attrs[field], timezone=tz, now=now)
+                    if moment.kind != "once":
+                        raise ScheduleError("Expected a date-time or a delay.")
+                    attrs[field] = moment.at
+                except ScheduleError as exc:
+                    errors[field] = [str(exc)]
+        if errors:
+            raise serializers.ValidationError(errors)
+        schedule = attrs.get("schedule")
+        recurring = schedule.recurring if schedule else (job.is_recurring if job else False)
+        if not recurring:
+            for field in ("start_at", "end_at", "max_runs"):
+                if attrs.get(field) is not None:
+                    errors[field] = ["Only recurring schedules (every, interval, cron) take this."]
+        start = attrs.get("start_at", job.start_at if job else None)
+        end = attrs.get("end_at", job.end_at if job else None)
+        if start and end and end <= start:
+            errors["end_at"] = ["Must be after start_at."]
+        elif end and end <= now and ("end_at" in attrs or "schedule" in attrs):
+            errors["end_at"] = ["Must be in the future."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def create(self, validated_data):  # pragma: no cover - the views call services
+        raise NotImplementedError
+
+
+class RunSummarySerializer(serializers.ModelSerializer):
+    link = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = ["id", "link", "status", "attempt", "trigger", "due_at", "started_at",
+                  "finished_at", "error"]
+
+    def get_link(self, run: Run) -> str:
+        return f"/api/v1/runs/{run.id}"
+
+
+class RunSerializer(RunSummarySerializer):
+    job = serializers.PrimaryKeyRelatedField(read_only=True)
+    job_link = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = ["id", "link", "job", "job_link", "job_revision", "status", "attempt",
+                  "trigger", "idempotency_key", "due_at", "queued_at", "started_at",
+                  "finished_at", "heartbeat_at", "worker", "result", "error"]
+
+    def get_job_link(self, run: Run) -> str:
+        return f"/api/v1/jobs/{run.job_id}"
+
+
+class JobSerializer(serializers.ModelSerializer):
+    link = serializers.SerializerMethodField()
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    schedule_description = serializers.CharField(source="schedule_text", read_only=True)
+    timeout = DurationSecondsField(read_only=True)
+    misfire_grace = DurationSecondsField(read_only=True)
+    last_run = RunSummarySerializer(read_only=True)
+    counts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id", "link", "name", "owner", "product", "group", "type", "task", "payload",
+            "schedule", "schedule_description", "timezone", "start_at", "end_at", "max_runs",
+            "timeout", "retry", "concurrency", "misfire_grace", "status", "next_run_at",
+            "revision", "fire_count", "last_run", "counts", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_link(self, job: Job) -> str:
+        return f"/api/v1/jobs/{job.id}"
+
+    def get_counts(self, job: Job) -> dict[str, int]:
+        counts = getattr(job, "run_counts", None)
+        if counts is None:
+            from jobs.selectors import run_counts
+
+            counts = run_counts(job)
+        return counts
+
+
+class SchedulePreviewSerializer(StrictSerializer):
+    schedule = AnyJSONField()
+    timezone = serializers.CharField(required=False, default="UTC")
+    start_at = AnyJSONField(required=False, allow_null=True)
+    end_at = AnyJSONField(required=False, allow_null=True)
+    max_runs = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    count = serializers.IntegerField(required=False, default=10, min_value=1, max_value=100)
+
+    validate_timezone = JobInputSerializer.validate_timezone
+
+    def validate(self, attrs):
+        return JobInputSerializer.validate(self, attrs)
+

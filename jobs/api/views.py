@@ -1,0 +1,198 @@
+"""Thin views: an input serializer, a service call, an output serializer."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import connection
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from jobs import selectors, services, timing
+
+from .filters import JobFilter
+from .serializers import (
+    JobInputSerializer,
+    JobSerializer,
+    RunSerializer,
+    RunSummarySerializer,
+    SchedulePreviewSerializer,
+)
+
+
+class UUIDLookupMixin:
+    """Answer 404, not 400 or 500, for an id that is not a UUID."""
+
+    lookup_value_regex = "[^/]+"
+
+    def get_object(self):
+        try:
+            uuid.UUID(str(self.kwargs[self.lookup_field]))
+        except ValueError:
+            raise Http404 from None
+        return super().get_object()
+
+
+class JobViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                 viewsets.GenericViewSet):
+    serializer_class = JobSerializer
+    filterset_class = JobFilter
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.jobs_visible_to(self.request.user).order_by("-created_at")
+
+    @extend_schema(request=JobInputSerializer, responses={201: JobSerializer})
+    def create(self, request, *args, **kwargs):
+        data = JobInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = services.job_create(owner=request.user, data=data.validated_data)
+        body = JobSerializer(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["link"]})
+
+    @extend_schema(request=JobInputSerializer, responses=JobSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        job = self.get_object()
+        data = JobInputSerializer(job, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        job = services.job_update(job=job, data=data.validated_data)
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+    @extend_schema(request=None, responses=JobSerializer)
+    def destroy(self, request, *args, **kwargs):
+        """Cancel the job: no further fires; the record and its runs stay."""
+        job = services.job_cancel(job=self.get_object())
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+    @extend_schema(request=None, responses=JobSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        job = services.job_pause(job=self.get_object())
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+    @extend_schema(request=None, responses=JobSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        job = services.job_resume(job=self.get_object())
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+    @extend_schema(request=None, responses={202: RunSerializer})
+    @action(detail=True, methods=["post"])
+    def run(self, request, pk=None):
+        """Run the job now, outside its schedule; answer the new run."""
+        run = services.job_run_now(job=self.get_object())
+        body = RunSerializer(run, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["link"]})
+
+    @extend_schema(responses=RunSummarySerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def runs(self, request, pk=None):
+        job = self.get_object()
+        runs = job.runs.order_by("-due_at", "-attempt")
+        page = self.paginate_queryset(runs)
+        return self.get_paginated_response(
+            RunSummarySerializer(page, many=True, context={"request": request}).data
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("count", int, description="How many (1-100), default 10")],
+        responses=dict,
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def upcoming(self, request, pk=None):
+        job = self.get_object()
+        count = _count_param(request)
+        times = timing.upcoming(job, after=timezone.now(), count=count)
+        return Response({"id": str(job.id), "schedule_description": job.schedule_text,
+                         "timezone": job.timezone, "upcoming": times})
+
+
+def _count_param(request) -> int:
+    raw = request.query_params.get("count", "10")
+    try:
+        count = int(raw)
+    except ValueError:
+        raise serializers.ValidationError({"count": ["Expected an integer."]}) from None
+    if not 1 <= count <= 100:
+        raise serializers.ValidationError({"count": ["Must be between 1 and 100."]})
+    return count
+
+
+class RunViewSet(UUIDLookupMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = RunSerializer
+
+    def get_queryset(self):
+        return selectors.runs_visible_to(self.request.user)
+
+
+class SchedulePreviewView(APIView):
+    @extend_schema(request=SchedulePreviewSerializer)
+    def post(self, request):
+        """Validate a schedule without creating a job: its normal form, text and next fires."""
+        data = SchedulePreviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        attrs = data.validated_data
+        schedule = attrs["schedule"]
+        now = timezone.now()
+        first = schedule.first_fire(now=now, start_at=attrs.get("start_at"))
+        times = [first] if first is not None else []
+        if schedule.recurring and first is not None:
+            times += schedule.upcoming(
+                after=first, anchor=first, count=attrs["count"] - 1, end_at=attrs.get("end_at"),
+                remaining=None if attrs.get("max_runs") is None else attrs["max_runs"] - 1,
+            )
+        end_at = attrs.get("end_at")
+        times = [t for t in times if end_at is None or t <= end_at][: attrs["count"]]
+        return Response({
+            "schedule": schedule.to_json(),
+            "kind": schedule.kind,
+            "recurring": schedule.recurring,
+            "timezone": schedule.timezone,
+            "description": schedule.describe(),
+            "upcoming": times,
+        })
+
+
+@extend_schema(responses={200: dict, 503: dict})
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def health(request):
+    """200 when the database and the broker answer, 503 naming the one that failed."""
+    checks = {"database": _check_database(), "broker": _check_broker()}
+    healthy = all(value == "ok" for value in checks.values())
+    return Response(
+        {"status": "ok" if healthy else "unavailable", **checks},
+        status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+def _check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:
+        connection.close_if_unusable_or_obsolete()
+        return f"error: {exc.__class__.__name__}: {exc}".strip()[:300]
+
+
+def _check_broker() -> str:
+    import redis
+    from django.conf import settings
+
+    try:
+        client = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1
+        )
+        client.ping()
+        client.close()
+        return "ok"
+    except Exception as exc:
+        return f"error: {exc.__class__.__name__}: {exc}".strip()[:300]

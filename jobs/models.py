@@ -1,0 +1,176 @@
+"""Jobs and their runs: the source of truth for what must run and what ran."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class JobStatus(models.TextChoices):
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+
+
+# A job in one of these states may still fire.
+ACTIVE_JOB_STATUSES = (JobStatus.SCHEDULED, JobStatus.RUNNING)
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELED = "canceled"
+    VETOED = "vetoed"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+    LOST = "lost"
+
+
+FINISHED_RUN_STATUSES = tuple(
+    s for s in RunStatus if s not in (RunStatus.PENDING, RunStatus.RUNNING)
+)
+
+
+class Trigger(models.TextChoices):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    RETRY = "retry"
+    RECOVERY = "recovery"
+
+
+class TaskType(models.TextChoices):
+    HTTP = "http"
+    COMMAND = "command"
+    SCRIPT = "script"
+    DOCKER = "docker"
+    CATALOG = "catalog"
+
+
+class Concurrency(models.TextChoices):
+    ALLOW = "allow"
+    FORBID = "forbid"
+    REPLACE = "replace"
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
+    name = models.CharField(max_length=200, blank=True, default="")
+    product = models.CharField(max_length=100, blank=True, default="", db_index=True)
+    group = models.CharField(max_length=100, blank=True, default="", db_index=True)
+
+    type = models.CharField(max_length=16, choices=TaskType.choices)
+    task = models.JSONField(help_text="The task, normalized (see the API docs per type).")
+    payload = models.JSONField(default=dict, blank=True)
+
+    schedule = models.JSONField(help_text="The schedule, normalized: once, interval or cron.")
+    schedule_kind = models.CharField(max_length=16)
+    schedule_text = models.CharField(max_length=300, blank=True, default="")
+    timezone = models.CharField(max_length=64, default="UTC")
+    start_at = models.DateTimeField(null=True, blank=True)
+    end_at = models.DateTimeField(null=True, blank=True)
+    max_runs = models.PositiveIntegerField(null=True, blank=True)
+    anchor_at = models.DateTimeField(
+        null=True, blank=True, help_text="First fire of the schedule; intervals count from it."
+    )
+
+    timeout = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    retry = models.JSONField(default=dict, blank=True)
+    concurrency = models.CharField(
+        max_length=8, choices=Concurrency.choices, default=Concurrency.ALLOW
+    )
+    misfire_grace = models.FloatField(null=True, blank=True, help_text="Seconds.")
+
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.SCHEDULED, db_index=True
+    )
+    # NULL when the job will not fire again (paused, canceled, done).
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by every change that invalidates planned fires (reschedule, pause, cancel).
+    revision = models.PositiveIntegerField(default=1)
+    fire_count = models.PositiveIntegerField(default=0)
+    last_run = models.ForeignKey(
+        "Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["next_run_at"],
+                name="job_due_idx",
+                condition=Q(next_run_at__isnull=False),
+            ),
+            models.Index(fields=["owner", "-created_at"], name="job_owner_idx"),
+        ]
+        permissions = [("run_code", "Can create jobs that run code (command, script, docker)")]
+
+    def __str__(self) -> str:
+        return self.name or str(self.id)
+
+    @property
+    def is_recurring(self) -> bool:
+        return self.schedule_kind != "once"
+
+
+class Run(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="runs")
+    job_revision = models.PositiveIntegerField()
+    due_at = models.DateTimeField()
+    attempt = models.PositiveIntegerField(default=1)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    # Shared by every attempt of one fire, sent as Idempotency-Key.
+    idempotency_key = models.UUIDField()
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
+
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, default="")
+
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-due_at", "-attempt"]
+        constraints = [
+            # One run per fire and attempt, whatever number of dispatchers plan it. A change
+            # to the job bumps its revision, so a fire replanned after a change is a new key.
+            models.UniqueConstraint(
+                fields=["job", "job_revision", "due_at", "attempt"], name="run_one_per_fire"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["job", "-due_at"], name="run_job_idx"),
+            models.Index(
+                fields=["due_at"],
+                name="run_pending_idx",
+                condition=Q(status="pending"),
+            ),
+            models.Index(
+                fields=["heartbeat_at"],
+                name="run_running_idx",
+                condition=Q(status="running"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} @ {self.due_at:%Y-%m-%d %H:%M:%S} #{self.attempt}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_RUN_STATUSES

@@ -1,0 +1,62 @@
+"""Recover from lost messages and dead workers (run by beat every few seconds)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Run, RunStatus, Trigger
+from .publish import publish
+from .runner import plan_next_attempt
+from .settle import settle_jobs
+
+log = logging.getLogger(__name__)
+
+
+def republish_stale_pending(now=None) -> int:
+    """Publish again runs queued long ago and still pending: the broker lost them."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SCHED["REPUBLISH_AFTER"])
+    with transaction.atomic():
+        runs = list(
+            Run.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("job")
+            .filter(status=RunStatus.PENDING, due_at__lt=cutoff, queued_at__lt=cutoff)
+            .order_by("due_at")[:1000]
+        )
+        Run.objects.filter(id__in=[r.id for r in runs]).update(queued_at=now)
+    if runs:
+        log.warning("republishing %d stale pending runs", len(runs))
+    return publish((r.id, r.job.type, r.due_at) for r in runs)
+
+
+def recover_lost_runs(now=None) -> int:
+    """Mark running runs whose heartbeat stopped `lost` and plan a recovery attempt."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SCHED["LOST_AFTER"])
+    recovered = []
+    with transaction.atomic():
+        runs = list(
+            Run.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("job")
+            .filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff)[:1000]
+        )
+        for run in runs:
+            Run.objects.filter(id=run.id, status=RunStatus.RUNNING).update(
+                status=RunStatus.LOST, finished_at=now,
+                error=f"No heartbeat from worker {run.worker} since {run.heartbeat_at:%H:%M:%S}.",
+            )
+            nxt = plan_next_attempt(run.job, run, Trigger.RECOVERY, now=now)
+            if nxt is not None:
+                nxt.queued_at = now
+                Run.objects.filter(id=nxt.id).update(queued_at=now)
+                recovered.append(nxt)
+        settle_jobs({r.job_id for r in runs})
+    if runs:
+        log.warning("marked %d runs lost, %d recovery attempts", len(runs), len(recovered))
+    publish((r.id, r.job.type, r.due_at) for r in recovered)
+    return len(runs)

@@ -1,0 +1,160 @@
+"""The worker side: claim a run, execute it with a heartbeat, record the outcome."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from executors.base import Outcome, RunContext
+from executors.registry import get_executor
+
+from .models import ACTIVE_JOB_STATUSES, Job, Run, RunStatus, Trigger
+from .publish import publish
+from .retry import RetryPolicy
+from .settle import settle_jobs
+
+log = logging.getLogger(__name__)
+
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
+
+
+def claim(run_id: str) -> Run | None:
+    """Move a run pending -> running if its job was not changed since it was planned.
+
+    Zero rows updated means a duplicate message, or a canceled, rescheduled or
+    already-running run: the caller drops it.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Run.objects.filter(
+            id=run_id, status=RunStatus.PENDING, job__revision=F("job_revision")
+        ).update(status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker_name())
+        if not claimed:
+            _cancel_if_stale(run_id)
+            return None
+        run = Run.objects.select_related("job").get(id=run_id)
+        Job.objects.filter(id=run.job_id, status__in=ACTIVE_JOB_STATUSES).update(
+            status="running"
+        )
+    return run
+
+
+def _cancel_if_stale(run_id: str) -> None:
+    """A pending run planned under an older revision of its job will never run."""
+    Run.objects.filter(id=run_id, status=RunStatus.PENDING).exclude(
+        job__revision=F("job_revision")
+    ).update(status=RunStatus.CANCELED, finished_at=timezone.now(),
+             error="The job changed after this run was planned.")
+
+
+class Heartbeat:
+    """Touch run.heartbeat_at every HEARTBEAT_INTERVAL seconds while the work runs."""
+
+    def __init__(self, run_id) -> None:
+        self.run_id = run_id
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        interval = settings.SCHED["HEARTBEAT_INTERVAL"]
+        try:
+            while not self.done.wait(interval):
+                try:
+                    Run.objects.filter(id=self.run_id, status=RunStatus.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception:  # the database is away for a moment: beat again later
+                    log.warning("heartbeat failed run=%s", self.run_id, exc_info=True)
+                    close_old_connections()
+        finally:
+            connection.close()
+
+
+def execute(run_id: str) -> str | None:
+    """Run one attempt end to end; return its final status, or None if it was not ours."""
+    run = claim(run_id)
+    if run is None:
+        log.info("run dropped run=%s (duplicate, canceled or stale)", run_id)
+        return None
+    job = run.job
+    context = RunContext(
+        job_id=str(job.id), run_id=str(run.id), attempt=run.attempt,
+        idempotency_key=str(run.idempotency_key), task=job.task, payload=job.payload,
+        timeout=job.timeout, due_at=run.due_at,
+    )
+    with Heartbeat(run.id):
+        try:
+            outcome = get_executor(job.type).run(context)
+        except Exception as exc:
+            log.exception("executor error run=%s", run.id)
+            outcome = Outcome(RunStatus.FAILED, {}, f"Executor error: {exc!r}")
+    finish(run, outcome)
+    return outcome.status
+
+
+def finish(run: Run, outcome: Outcome) -> bool:
+    """Record the outcome if the run is still ours; plan a retry; settle the job."""
+    now = timezone.now()
+    retry_run = None
+    with transaction.atomic():
+        updated = Run.objects.filter(id=run.id, status=RunStatus.RUNNING).update(
+            status=outcome.status, result=outcome.result, error=outcome.error[:4000],
+            finished_at=now, heartbeat_at=now,
+        )
+        if not updated:  # marked lost or canceled meanwhile: a late result changes nothing
+            log.info("late result ignored run=%s", run.id)
+            return False
+        job = Job.objects.select_for_update().get(id=run.job_id)
+        job.last_run_id = run.id
+        Job.objects.filter(id=job.id).update(last_run_id=run.id)
+        if outcome.status != RunStatus.SUCCEEDED:
+            retry_run = plan_next_attempt(job, run, Trigger.RETRY, now=now)
+        settle_jobs([job.id])
+    if retry_run is not None:
+        _publish_if_due(retry_run)
+    return True
+
+
+def plan_next_attempt(job: Job, run: Run, trigger: str, *, now) -> Run | None:
+    """Create the next attempt of a fire, if the job still wants it."""
+    if job.status not in ACTIVE_JOB_STATUSES or job.revision != run.job_revision:
+        return None
+    policy = RetryPolicy.from_json(job.retry or None)
+    if trigger == Trigger.RETRY:
+        if not policy.can_retry(run.attempt):
+            return None
+        due = now + policy.delay_after(run.attempt)
+    else:  # recovery of a lost run: always, at once
+        due = now
+    return Run.objects.create(
+        job=job, job_revision=job.revision, due_at=due, attempt=run.attempt + 1,
+        trigger=trigger, idempotency_key=run.idempotency_key, status=RunStatus.PENDING,
+    )
+
+
+def _publish_if_due(run: Run) -> None:
+    """Publish an attempt due within the lookahead now; later ones wait for the dispatcher."""
+    lookahead = timedelta(seconds=settings.SCHED["DISPATCH_LOOKAHEAD"])
+    if run.due_at > timezone.now() + lookahead:
+        return
+    if Run.objects.filter(id=run.id, queued_at__isnull=True).update(queued_at=timezone.now()):
+        publish([(run.id, run.job.type, run.due_at)])

@@ -1,0 +1,194 @@
+"""Writes on jobs: each function is one transaction and takes keyword arguments only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ACTIVE_JOB_STATUSES, Job, JobStatus, Run, RunStatus, Trigger
+from .publish import publish_runs
+from .retry import parse_retry
+from .schedules import Schedule
+from .settle import settle_jobs
+from .timing import following_fire, within_limits
+
+
+class JobConflict(Exception):
+    """The job's state does not allow this change (e.g. it is canceled)."""
+
+
+SCHEDULE_FIELDS = ("schedule", "timezone", "start_at", "end_at", "max_runs")
+PLAIN_FIELDS = (
+    "name", "product", "group", "task", "payload", "timeout", "retry", "concurrency",
+    "misfire_grace",
+)
+
+
+def _apply(job: Job, data: dict[str, Any]) -> None:
+    for field in PLAIN_FIELDS:
+        if field in data:
+            setattr(job, field, data[field])
+    if "task" in data:
+        job.type = data["task"]["type"]
+    if "retry" in data:
+        job.retry = (data["retry"] or parse_retry(None)).to_json()
+    for field in ("timezone", "start_at", "end_at", "max_runs"):
+        if field in data:
+            setattr(job, field, data[field])
+    if "schedule" in data:
+        schedule: Schedule = data["schedule"]
+        job.schedule = schedule.to_json()
+        job.schedule_kind = schedule.kind
+        job.schedule_text = schedule.describe()
+
+
+def _new_run(job: Job, *, due_at: datetime, trigger: str, now: datetime) -> Run:
+    run = Run(
+        job=job, job_revision=job.revision, due_at=due_at, attempt=1, trigger=trigger,
+        status=RunStatus.PENDING, queued_at=now,
+    )
+    run.idempotency_key = run.id
+    run.save(force_insert=True)
+    transaction.on_commit(lambda: publish_runs([run]))
+    return run
+
+
+def _arm(job: Job, *, now: datetime, first: datetime | None) -> None:
+    """Set the job's next fire; a one-off job due now gets its run at once."""
+    if not job.is_recurring and first is not None and first <= now:
+        job.next_run_at = None
+        job.fire_count += 1
+        job.save()
+        _new_run(job, due_at=first, trigger=Trigger.SCHEDULE, now=now)
+        return
+    job.next_run_at = first if within_limits(job, first) else None
+    job.save()
+    settle_jobs([job.id])
+
+
+def _first_fire(job: Job, now: datetime) -> datetime | None:
+    schedule = Schedule.from_json(job.schedule, timezone=job.timezone)
+    return schedule.first_fire(now=now, start_at=job.start_at)
+
+
+def _cancel_pending(job: Job, reason: str, now: datetime) -> list[datetime]:
+    """Cancel the job's pending runs; give back its planned fires, which no longer count."""
+    pending = Run.objects.filter(job=job, status=RunStatus.PENDING)
+    fires = sorted(
+        due for trigger, attempt, due in pending.values_list("trigger", "attempt", "due_at")
+        if trigger == Trigger.SCHEDULE and attempt == 1
+    )
+    pending.update(status=RunStatus.CANCELED, finished_at=now, error=reason)
+    job.fire_count -= len(fires)
+    return fires
+
+
+@transaction.atomic
+def job_create(*, owner, data: dict[str, Any]) -> Job:
+    now = timezone.now()
+    data = {"retry": parse_retry(None), **data}
+    job = Job(owner=owner, timezone=data.get("timezone", "UTC"))
+    _apply(job, data)
+    job.anchor_at = _first_fire(job, now)
+    job.save(force_insert=True)
+    _arm(job, now=now, first=job.anchor_at)
+    return job
+
+
+@transaction.atomic
+def job_update(*, job: Job, data: dict[str, Any]) -> Job:
+    """Change a job. Any change invalidates fires planned under the old values."""
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status == JobStatus.CANCELED:
+        raise JobConflict("The job is canceled; create a new one.")
+    now = timezone.now()
+    _apply(job, data)
+    job.revision += 1
+    unplanned = _cancel_pending(job, "The job changed after this run was planned.", now)
+    rescheduled = any(field in data for field in SCHEDULE_FIELDS)
+    if rescheduled:
+        job.anchor_at = _first_fire(job, now)
+    if job.status == JobStatus.PAUSED:
+        job.save()
+        return job
+    if rescheduled:
+        if job.status not in ACTIVE_JOB_STATUSES:
+            job.status = JobStatus.SCHEDULED
+        _arm(job, now=now, first=job.anchor_at)
+    else:
+        # Same schedule: a fire that was planned and canceled above is planned again
+        # under the new revision, with the new values.
+        if unplanned:
+            job.next_run_at = unplanned[0]
+            if job.status not in ACTIVE_JOB_STATUSES:
+                job.status = JobStatus.SCHEDULED
+        job.save()
+        settle_jobs([job.id])
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def job_cancel(*, job: Job) -> Job:
+    """Stop all further fires; the job and its history stay."""
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status != JobStatus.CANCELED:
+        now = timezone.now()
+        job.status = JobStatus.CANCELED
+        job.next_run_at = None
+        job.revision += 1
+        job.save()
+        _cancel_pending(job, "The job was canceled.", now)
+    return job
+
+
+@transaction.atomic
+def job_pause(*, job: Job) -> Job:
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status == JobStatus.CANCELED:
+        raise JobConflict("The job is canceled.")
+    if job.status in ACTIVE_JOB_STATUSES:
+        job.status = JobStatus.PAUSED
+        job.next_run_at = None
+        job.revision += 1
+        job.save()
+        _cancel_pending(job, "The job was paused.", timezone.now())
+    return job
+
+
+@transaction.atomic
+def job_resume(*, job: Job) -> Job:
+    """Resume a paused job from now: fires that fell in the pause are skipped."""
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status != JobStatus.PAUSED:
+        if job.status == JobStatus.CANCELED:
+            raise JobConflict("The job is canceled.")
+        return job
+    now = timezone.now()
+    job.status = JobStatus.SCHEDULED
+    if job.is_recurring:
+        first = job.anchor_at if job.anchor_at and job.anchor_at > now else None
+        first = first or following_fire(job, now)
+        job.next_run_at = first if within_limits(job, first) else None
+        job.save()
+        settle_jobs([job.id])
+    elif job.fire_count == 0:
+        _arm(job, now=now, first=max(job.anchor_at or now, now))
+    else:
+        job.save()
+        settle_jobs([job.id])
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def job_run_now(*, job: Job) -> Run:
+    """Start a manual run of the job at once, outside its schedule."""
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status == JobStatus.CANCELED:
+        raise JobConflict("The job is canceled.")
+    now = timezone.now()
+    return _new_run(job, due_at=now, trigger=Trigger.MANUAL, now=now)

@@ -1,0 +1,45 @@
+"""Derive a job's status from its schedule and its runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Count, Q
+
+from .models import ACTIVE_JOB_STATUSES, Job, JobStatus, Run, RunStatus
+
+
+def settle_jobs(job_ids: Iterable) -> None:
+    """Recompute the status of active jobs; call inside the transaction that changed them.
+
+    running: a run is running. scheduled: a fire or an attempt is still to come.
+    Otherwise a one-off job takes the outcome of its last attempt and a recurring
+    job is completed. Paused and canceled jobs keep their status.
+    """
+    ids = list(job_ids)
+    if not ids:
+        return
+    jobs = (
+        Job.objects.filter(id__in=ids, status__in=ACTIVE_JOB_STATUSES)
+        .annotate(
+            n_running=Count("runs", filter=Q(runs__status=RunStatus.RUNNING)),
+            n_pending=Count("runs", filter=Q(runs__status=RunStatus.PENDING)),
+        )
+    )
+    for job in jobs:
+        status = _status_for(job)
+        if status != job.status:
+            Job.objects.filter(id=job.id, status__in=ACTIVE_JOB_STATUSES).update(status=status)
+
+
+def _status_for(job: Job) -> str:
+    if job.n_running:
+        return JobStatus.RUNNING
+    if job.next_run_at is not None or job.n_pending:
+        return JobStatus.SCHEDULED
+    if job.is_recurring:
+        return JobStatus.COMPLETED
+    last = Run.objects.filter(job=job).order_by("-due_at", "-attempt").first()
+    if last is not None and last.status == RunStatus.SUCCEEDED:
+        return JobStatus.SUCCEEDED
+    return JobStatus.FAILED

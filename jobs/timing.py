@@ -1,0 +1,47 @@
+"""Schedule arithmetic on a Job row: first fire, next fire, limits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .models import Job
+from .schedules import Schedule
+
+
+def schedule_of(job: Job) -> Schedule:
+    return Schedule.from_json(job.schedule, timezone=job.timezone)
+
+
+def within_limits(job: Job, moment: datetime | None, *, fires: int | None = None) -> bool:
+    """Whether a fire at `moment` is allowed by end_at and max_runs."""
+    if moment is None:
+        return False
+    if job.end_at is not None and moment > job.end_at:
+        return False
+    fired = job.fire_count if fires is None else fires
+    return job.max_runs is None or fired < job.max_runs
+
+
+def following_fire(job: Job, after: datetime) -> datetime | None:
+    """The job's next fire strictly after `after`, or None when it is done."""
+    nxt = schedule_of(job).next_fire(after, anchor=job.anchor_at)
+    return nxt if within_limits(job, nxt) else None
+
+
+def upcoming(job: Job, *, after: datetime, count: int) -> list[datetime]:
+    """The next `count` fires the dispatcher will plan, in order."""
+    if job.next_run_at is None:
+        return []
+    remaining = None if job.max_runs is None else max(job.max_runs - job.fire_count, 0)
+    if remaining == 0:
+        return []
+    times = [job.next_run_at]
+    if count > 1 and job.is_recurring:
+        times += schedule_of(job).upcoming(
+            after=job.next_run_at,
+            anchor=job.anchor_at,
+            count=count - 1,
+            end_at=job.end_at,
+            remaining=None if remaining is None else remaining - 1,
+        )
+    return times[:count]
