@@ -115,8 +115,13 @@ class HttpExecutor(Executor):
         started = time.monotonic()
         try:
             response = _session().request(
-                task["method"], task["uri"], headers=headers, timeout=timeout,
-                stream=True, allow_redirects=False, **kwargs,
+                task["method"],
+                task["uri"],
+                headers=headers,
+                timeout=timeout,
+                stream=True,
+                allow_redirects=False,
+                **kwargs,
             )
             text, truncated = self._read_body(response, deadline=started + timeout)
         except requests.Timeout:

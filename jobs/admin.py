@@ -21,14 +21,34 @@ class RunInline(admin.TabularInline):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "type", "status", "schedule_text", "next_run_at", "last_result",
-                    "product", "group", "owner", "created_at"]
+    list_display = [
+        "__str__",
+        "type",
+        "status",
+        "schedule_text",
+        "next_run_at",
+        "last_result",
+        "product",
+        "group",
+        "owner",
+        "created_at",
+    ]
     list_filter = ["status", "type", "schedule_kind", "product", "group"]
     search_fields = ["id", "name", "product", "group", "owner__username"]
     list_select_related = ["owner", "last_run"]
     date_hierarchy = "created_at"
-    readonly_fields = ["id", "revision", "fire_count", "anchor_at", "last_run", "created_at",
-                       "updated_at", "schedule_text", "next_run_at", "status"]
+    readonly_fields = [
+        "id",
+        "revision",
+        "fire_count",
+        "anchor_at",
+        "last_run",
+        "created_at",
+        "updated_at",
+        "schedule_text",
+        "next_run_at",
+        "status",
+    ]
     inlines = [RunInline]
 
     @admin.display(description="last result")
@@ -42,8 +62,17 @@ class JobAdmin(admin.ModelAdmin):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "job", "status", "attempt", "trigger", "due_at", "started_at",
-                    "finished_at", "worker"]
+    list_display = [
+        "__str__",
+        "job",
+        "status",
+        "attempt",
+        "trigger",
+        "due_at",
+        "started_at",
+        "finished_at",
+        "worker",
+    ]
     list_filter = ["status", "trigger", "job__type"]
     search_fields = ["id", "job__id", "job__name", "worker", "error"]
     list_select_related = ["job"]

@@ -82,8 +82,13 @@ def plan_due_fires(now: datetime | None = None) -> int:
             elif job.id in busy:
                 status, error = RunStatus.SKIPPED, "The previous run is still running."
             run = Run(
-                job=job, job_revision=job.revision, due_at=due, attempt=1,
-                trigger=Trigger.SCHEDULE, status=status, error=error,
+                job=job,
+                job_revision=job.revision,
+                due_at=due,
+                attempt=1,
+                trigger=Trigger.SCHEDULE,
+                status=status,
+                error=error,
                 queued_at=now if status == RunStatus.PENDING else None,
                 finished_at=None if status == RunStatus.PENDING else now,
             )

@@ -62,7 +62,9 @@ class Concurrency(models.TextChoices):
 
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs"
+    )
     name = models.CharField(max_length=200, blank=True, default="")
     product = models.CharField(max_length=100, blank=True, default="", db_index=True)
     group = models.CharField(max_length=100, blank=True, default="", db_index=True)

@@ -37,8 +37,9 @@ def publish(runs: Iterable[tuple[str, str, object]]) -> int:
                 expires=max(due_at, now) + expires_after,
             )
         except Exception:  # the broker is down: the reaper will retry
-            log.warning("publish failed run=%s; the reaper will publish it again", run_id,
-                        exc_info=True)
+            log.warning(
+                "publish failed run=%s; the reaper will publish it again", run_id, exc_info=True
+            )
             continue
         sent += 1
     return sent

@@ -47,7 +47,8 @@ def recover_lost_runs(now=None) -> int:
         )
         for run in runs:
             Run.objects.filter(id=run.id, status=RunStatus.RUNNING).update(
-                status=RunStatus.LOST, finished_at=now,
+                status=RunStatus.LOST,
+                finished_at=now,
                 error=f"No heartbeat from worker {run.worker} since {run.heartbeat_at:%H:%M:%S}.",
             )
             nxt = plan_next_attempt(run.job, run, Trigger.RECOVERY, now=now)

@@ -24,7 +24,6 @@ from .settle import settle_jobs
 log = logging.getLogger(__name__)
 
 
-
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
@@ -44,9 +43,7 @@ def claim(run_id: str) -> Run | None:
             _cancel_if_stale(run_id)
             return None
         run = Run.objects.select_related("job").get(id=run_id)
-        Job.objects.filter(id=run.job_id, status__in=ACTIVE_JOB_STATUSES).update(
-            status="running"
-        )
+        Job.objects.filter(id=run.job_id, status__in=ACTIVE_JOB_STATUSES).update(status="running")
     return run
 
 
@@ -54,8 +51,11 @@ def _cancel_if_stale(run_id: str) -> None:
     """A pending run planned under an older revision of its job will never run."""
     Run.objects.filter(id=run_id, status=RunStatus.PENDING).exclude(
         job__revision=F("job_revision")
-    ).update(status=RunStatus.CANCELED, finished_at=timezone.now(),
-             error="The job changed after this run was planned.")
+    ).update(
+        status=RunStatus.CANCELED,
+        finished_at=timezone.now(),
+        error="The job changed after this run was planned.",
+    )
 
 
 class Heartbeat:
@@ -97,9 +97,14 @@ def execute(run_id: str) -> str | None:
         return None
     job = run.job
     context = RunContext(
-        job_id=str(job.id), run_id=str(run.id), attempt=run.attempt,
-        idempotency_key=str(run.idempotency_key), task=job.task, payload=job.payload,
-        timeout=job.timeout, due_at=run.due_at,
+        job_id=str(job.id),
+        run_id=str(run.id),
+        attempt=run.attempt,
+        idempotency_key=str(run.idempotency_key),
+        task=job.task,
+        payload=job.payload,
+        timeout=job.timeout,
+        due_at=run.due_at,
     )
     with Heartbeat(run.id):
         try:
@@ -117,8 +122,11 @@ def finish(run: Run, outcome: Outcome) -> bool:
     retry_run = None
     with transaction.atomic():
         updated = Run.objects.filter(id=run.id, status=RunStatus.RUNNING).update(
-            status=outcome.status, result=outcome.result, error=outcome.error[:4000],
-            finished_at=now, heartbeat_at=now,
+            status=outcome.status,
+            result=outcome.result,
+            error=outcome.error[:4000],
+            finished_at=now,
+            heartbeat_at=now,
         )
         if not updated:  # marked lost or canceled meanwhile: a late result changes nothing
             log.info("late result ignored run=%s", run.id)
@@ -146,8 +154,13 @@ def plan_next_attempt(job: Job, run: Run, trigger: str, *, now) -> Run | None:
     else:  # recovery of a lost run: always, at once
         due = now
     return Run.objects.create(
-        job=job, job_revision=job.revision, due_at=due, attempt=run.attempt + 1,
-        trigger=trigger, idempotency_key=run.idempotency_key, status=RunStatus.PENDING,
+        job=job,
+        job_revision=job.revision,
+        due_at=due,
+        attempt=run.attempt + 1,
+        trigger=trigger,
+        idempotency_key=run.idempotency_key,
+        status=RunStatus.PENDING,
     )
 
 

@@ -22,8 +22,16 @@ def run_counts(job: Job) -> dict[str, int]:
     return Run.objects.filter(job=job).aggregate(
         runs=Count("id"),
         succeeded=Count("id", filter=Q(status=RunStatus.SUCCEEDED)),
-        failed=Count("id", filter=~Q(status__in=[
-            RunStatus.SUCCEEDED, RunStatus.PENDING, RunStatus.RUNNING, RunStatus.CANCELED,
-            RunStatus.SKIPPED,
-        ])),
+        failed=Count(
+            "id",
+            filter=~Q(
+                status__in=[
+                    RunStatus.SUCCEEDED,
+                    RunStatus.PENDING,
+                    RunStatus.RUNNING,
+                    RunStatus.CANCELED,
+                    RunStatus.SKIPPED,
+                ]
+            ),
+        ),
     )

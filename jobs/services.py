@@ -22,7 +22,14 @@ class JobConflict(Exception):
 
 SCHEDULE_FIELDS = ("schedule", "timezone", "start_at", "end_at", "max_runs")
 PLAIN_FIELDS = (
-    "name", "product", "group", "task", "payload", "timeout", "retry", "concurrency",
+    "name",
+    "product",
+    "group",
+    "task",
+    "payload",
+    "timeout",
+    "retry",
+    "concurrency",
     "misfire_grace",
 )
 
@@ -47,8 +54,13 @@ def _apply(job: Job, data: dict[str, Any]) -> None:
 
 def _new_run(job: Job, *, due_at: datetime, trigger: str, now: datetime) -> Run:
     run = Run(
-        job=job, job_revision=job.revision, due_at=due_at, attempt=1, trigger=trigger,
-        status=RunStatus.PENDING, queued_at=now,
+        job=job,
+        job_revision=job.revision,
+        due_at=due_at,
+        attempt=1,
+        trigger=trigger,
+        status=RunStatus.PENDING,
+        queued_at=now,
     )
     run.idempotency_key = run.id
     run.save(force_insert=True)
@@ -78,7 +90,8 @@ def _cancel_pending(job: Job, reason: str, now: datetime) -> list[datetime]:
     """Cancel the job's pending runs; give back its planned fires, which no longer count."""
     pending = Run.objects.filter(job=job, status=RunStatus.PENDING)
     fires = sorted(
-        due for trigger, attempt, due in pending.values_list("trigger", "attempt", "due_at")
+        due
+        for trigger, attempt, due in pending.values_list("trigger", "attempt", "due_at")
         if trigger == Trigger.SCHEDULE and attempt == 1
     )
     pending.update(status=RunStatus.CANCELED, finished_at=now, error=reason)
@@ -140,8 +153,8 @@ def job_cancel(*, job: Job) -> Job:
         job.status = JobStatus.CANCELED
         job.next_run_at = None
         job.revision += 1
-        job.save()
         _cancel_pending(job, "The job was canceled.", now)
+        job.save()
     return job
 
 
@@ -154,8 +167,8 @@ def job_pause(*, job: Job) -> Job:
         job.status = JobStatus.PAUSED
         job.next_run_at = None
         job.revision += 1
-        job.save()
         _cancel_pending(job, "The job was paused.", timezone.now())
+        job.save()
     return job
 
 

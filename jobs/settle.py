@@ -19,12 +19,9 @@ def settle_jobs(job_ids: Iterable) -> None:
     ids = list(job_ids)
     if not ids:
         return
-    jobs = (
-        Job.objects.filter(id__in=ids, status__in=ACTIVE_JOB_STATUSES)
-        .annotate(
-            n_running=Count("runs", filter=Q(runs__status=RunStatus.RUNNING)),
-            n_pending=Count("runs", filter=Q(runs__status=RunStatus.PENDING)),
-        )
+    jobs = Job.objects.filter(id__in=ids, status__in=ACTIVE_JOB_STATUSES).annotate(
+        n_running=Count("runs", filter=Q(runs__status=RunStatus.RUNNING)),
+        n_pending=Count("runs", filter=Q(runs__status=RunStatus.PENDING)),
     )
     for job in jobs:
         status = _status_for(job)
@@ -39,7 +36,12 @@ def _status_for(job: Job) -> str:
         return JobStatus.SCHEDULED
     if job.is_recurring:
         return JobStatus.COMPLETED
-    last = Run.objects.filter(job=job).order_by("-due_at", "-attempt").first()
+    last = (
+        Run.objects.filter(job=job, finished_at__isnull=False)
+        .exclude(status=RunStatus.CANCELED)
+        .order_by("-finished_at")
+        .first()
+    )
     if last is not None and last.status == RunStatus.SUCCEEDED:
         return JobStatus.SUCCEEDED
     return JobStatus.FAILED

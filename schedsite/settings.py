@@ -175,5 +175,9 @@ LOGGING = {
 
 # Housekeeping only; jobs are not PeriodicTasks (see docs/design.md).
 CELERY_BEAT_SCHEDULE = {
-    "reap": {"task": "jobs.reap", "schedule": env_float("REAP_INTERVAL", 5.0), "options": {"queue": "housekeeping", "expires": 30}},
+    "reap": {
+        "task": "jobs.reap",
+        "schedule": env_float("REAP_INTERVAL", 5.0),
+        "options": {"queue": "housekeeping", "expires": 30},
+    },
 }

@@ -7,6 +7,7 @@ run, prints how to log in, then starts web, worker and beat with honcho.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -55,9 +56,23 @@ def ensure_redis(url: str) -> None:
     print(f"Starting a private redis-server on port {port} (data in var/redis)")
     (VAR / "redis").mkdir(exist_ok=True)
     subprocess.run(
-        [server, "--port", port, "--bind", "127.0.0.1", "--daemonize", "yes",
-         "--dir", str(VAR / "redis"), "--pidfile", str(VAR / "redis" / "redis.pid"),
-         "--logfile", str(VAR / "redis" / "redis.log"), "--appendonly", "yes"],
+        [
+            server,
+            "--port",
+            port,
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "yes",
+            "--dir",
+            str(VAR / "redis"),
+            "--pidfile",
+            str(VAR / "redis" / "redis.pid"),
+            "--logfile",
+            str(VAR / "redis" / "redis.log"),
+            "--appendonly",
+            "yes",
+        ],
         check=True,
     )
     for _ in range(50):
@@ -70,7 +85,10 @@ def ensure_redis(url: str) -> None:
 def manage(*args: str, capture: bool = False) -> str:
     done = subprocess.run(
         [str(BIN / "python"), str(ROOT / "manage.py"), *args],
-        check=True, text=True, capture_output=capture, cwd=ROOT,
+        check=True,
+        text=True,
+        capture_output=capture,
+        cwd=ROOT,
     )
     return done.stdout if capture else ""
 
@@ -108,17 +126,21 @@ def main() -> None:
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     ensure_redis(redis_url)
     manage("migrate", "--noinput", "-v", "0")
+    manage("collectstatic", "--noinput", "-v", "0")
     user, password, token = ensure_admin()
     base = f"http://{bind}"
-    password_note = password or f"(set on first run; see var/admin-password)"
+    password_note = password or "(set on first run; see var/admin-password)"
+    example = json.dumps(
+        {"task": {"uri": f"{base}/api/v1/health", "method": "GET"}, "schedule": "now"}
+    )
     print(
         "\n"
         f"  Admin:     {base}/admin/   user {user}, password {password_note}\n"
         f"  API docs:  {base}/api/v1/docs\n"
         f"  API token: {token}\n"
-        f"  Try:       curl -H 'Authorization: Token {token}' -H 'Content-Type: application/json' \\\n"
-        f"               -d '{{\"task\": {{\"uri\": \"http://127.0.0.1:8000/api/v1/health\", \"method\": \"GET\"}}, \"schedule\": \"now\"}}' \\\n"
-        f"               {base}/api/v1/jobs\n"
+        f"  Try:       curl -H 'Authorization: Token {token}' \\\n"
+        f"               -H 'Content-Type: application/json' \\\n"
+        f"               -d '{example}' {base}/api/v1/jobs\n"
     )
     os.chdir(ROOT)
     os.execv(str(BIN / "honcho"), [str(BIN / "honcho"), "start", "-f", "Procfile"])

@@ -50,10 +50,16 @@ class JobInputSerializer(StrictSerializer):
     task = AnyJSONField(help_text="The work: an http, command, script, docker or catalog task.")
     schedule = AnyJSONField(help_text=f"When: {SCHEDULE_HELP}.")
     timezone = serializers.CharField(required=False, max_length=64)
-    start_at = AnyJSONField(required=False, allow_null=True,
-                            help_text="Recurring jobs: first fire not before (date-time or delay).")
-    end_at = AnyJSONField(required=False, allow_null=True,
-                          help_text="Recurring jobs: no fire after (date-time or delay).")
+    start_at = AnyJSONField(
+        required=False,
+        allow_null=True,
+        help_text="Recurring jobs: first fire not before (date-time or delay).",
+    )
+    end_at = AnyJSONField(
+        required=False,
+        allow_null=True,
+        help_text="Recurring jobs: no fire after (date-time or delay).",
+    )
     max_runs = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     timeout = DurationSecondsField(required=False, allow_null=True)
     retry = AnyJSONField(required=False, allow_null=True)
@@ -127,8 +133,17 @@ class RunSummarySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Run
-        fields = ["id", "link", "status", "attempt", "trigger", "due_at", "started_at",
-                  "finished_at", "error"]
+        fields = [
+            "id",
+            "link",
+            "status",
+            "attempt",
+            "trigger",
+            "due_at",
+            "started_at",
+            "finished_at",
+            "error",
+        ]
 
     def get_link(self, run: Run) -> str:
         return f"/api/v1/runs/{run.id}"
@@ -140,9 +155,25 @@ class RunSerializer(RunSummarySerializer):
 
     class Meta:
         model = Run
-        fields = ["id", "link", "job", "job_link", "job_revision", "status", "attempt",
-                  "trigger", "idempotency_key", "due_at", "queued_at", "started_at",
-                  "finished_at", "heartbeat_at", "worker", "result", "error"]
+        fields = [
+            "id",
+            "link",
+            "job",
+            "job_link",
+            "job_revision",
+            "status",
+            "attempt",
+            "trigger",
+            "idempotency_key",
+            "due_at",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "worker",
+            "result",
+            "error",
+        ]
 
     def get_job_link(self, run: Run) -> str:
         return f"/api/v1/jobs/{run.job_id}"
@@ -160,10 +191,33 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = [
-            "id", "link", "name", "owner", "product", "group", "type", "task", "payload",
-            "schedule", "schedule_description", "timezone", "start_at", "end_at", "max_runs",
-            "timeout", "retry", "concurrency", "misfire_grace", "status", "next_run_at",
-            "revision", "fire_count", "last_run", "counts", "created_at", "updated_at",
+            "id",
+            "link",
+            "name",
+            "owner",
+            "product",
+            "group",
+            "type",
+            "task",
+            "payload",
+            "schedule",
+            "schedule_description",
+            "timezone",
+            "start_at",
+            "end_at",
+            "max_runs",
+            "timeout",
+            "retry",
+            "concurrency",
+            "misfire_grace",
+            "status",
+            "next_run_at",
+            "revision",
+            "fire_count",
+            "last_run",
+            "counts",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -191,4 +245,3 @@ class SchedulePreviewSerializer(StrictSerializer):
 
     def validate(self, attrs):
         return JobInputSerializer.validate(self, attrs)
-

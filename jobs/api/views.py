@@ -39,8 +39,9 @@ class UUIDLookupMixin:
         return super().get_object()
 
 
-class JobViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                 viewsets.GenericViewSet):
+class JobViewSet(
+    UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = JobSerializer
     filterset_class = JobFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -109,8 +110,14 @@ class JobViewSet(UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         job = self.get_object()
         count = _count_param(request)
         times = timing.upcoming(job, after=timezone.now(), count=count)
-        return Response({"id": str(job.id), "schedule_description": job.schedule_text,
-                         "timezone": job.timezone, "upcoming": times})
+        return Response(
+            {
+                "id": str(job.id),
+                "schedule_description": job.schedule_text,
+                "timezone": job.timezone,
+                "upcoming": times,
+            }
+        )
 
 
 def _count_param(request) -> int:
@@ -144,19 +151,24 @@ class SchedulePreviewView(APIView):
         times = [first] if first is not None else []
         if schedule.recurring and first is not None:
             times += schedule.upcoming(
-                after=first, anchor=first, count=attrs["count"] - 1, end_at=attrs.get("end_at"),
+                after=first,
+                anchor=first,
+                count=attrs["count"] - 1,
+                end_at=attrs.get("end_at"),
                 remaining=None if attrs.get("max_runs") is None else attrs["max_runs"] - 1,
             )
         end_at = attrs.get("end_at")
         times = [t for t in times if end_at is None or t <= end_at][: attrs["count"]]
-        return Response({
-            "schedule": schedule.to_json(),
-            "kind": schedule.kind,
-            "recurring": schedule.recurring,
-            "timezone": schedule.timezone,
-            "description": schedule.describe(),
-            "upcoming": times,
-        })
+        return Response(
+            {
+                "schedule": schedule.to_json(),
+                "kind": schedule.kind,
+                "recurring": schedule.recurring,
+                "timezone": schedule.timezone,
+                "description": schedule.describe(),
+                "upcoming": times,
+            }
+        )
 
 
 @extend_schema(responses={200: dict, 503: dict})

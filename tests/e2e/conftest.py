@@ -1,0 +1,87 @@
+"""Fixtures for the end-to-end tests: one product stack and one HTTP target per session.
+
+The stack runs on a fresh database: PostgreSQL when DATABASE_URL starts with
+`postgres`, else a SQLite file. See harness.py.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from . import harness
+
+
+def pytest_collection_modifyitems(items):
+    # `make test` runs with `-n 2 --dist loadgroup`: keep every e2e test on one xdist
+    # worker so the session starts the stack once.
+    for item in items:
+        if item.get_closest_marker("e2e") and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group("e2e"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and harness.ACTIVE_STACKS and item.get_closest_marker("e2e"):
+        for stack in harness.ACTIVE_STACKS:
+            report.sections.append((f"e2e logs ({report.when})", stack.log_tails()))
+
+
+def pytest_terminal_summary(terminalreporter):
+    summary = harness.lag_summary()
+    if summary:
+        terminalreporter.write_sep("-", "e2e")
+        terminalreporter.write_line(summary)
+
+
+@pytest.fixture(scope="session")
+def e2e_stack(tmp_path_factory):
+    """Redis, a fresh database, migrations, users alice and bob, web + worker + beat."""
+    workdir = tmp_path_factory.mktemp("e2e")
+    with harness.Stack(workdir, database_url=os.environ.get("DATABASE_URL")) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def target():
+    """The loopback HTTP target. At the end, no path got a request after its test checked it."""
+    server = harness.Target().start()
+    try:
+        yield server
+        surprises = server.late_surprises()
+        assert not surprises, f"target paths with late or duplicate requests: {surprises}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def alice(e2e_stack):
+    client = e2e_stack.api("alice")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def bob(e2e_stack):
+    client = e2e_stack.api("bob")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def anon(e2e_stack):
+    client = e2e_stack.api(None)
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _stack_still_up(request):
+    """Each e2e test ends with the product's processes still running."""
+    yield
+    if request.node.get_closest_marker("e2e"):
+        for stack in harness.ACTIVE_STACKS:
+            stack.assert_alive()

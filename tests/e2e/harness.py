@@ -1,0 +1,642 @@
+"""End-to-end harness: the real product (web, worker, beat) as a black box.
+
+Everything here talks to the product only through subprocesses, HTTP and (for
+database setup and teardown) a raw psycopg connection to the PostgreSQL server.
+The test process never opens the product's database through the Django ORM.
+
+Pieces:
+- `RedisServer`: a private, throw-away `redis-server` on a free loopback port.
+- `Database`: a fresh PostgreSQL database (dropped at the end) or a SQLite file.
+- `Stack`: migrate, create the users alice and bob, start gunicorn, a Celery
+  worker and Celery beat (the Procfile's three processes), wait until ready.
+- `Target`: a loopback HTTP server that records every request it gets.
+- `Api`: a small `requests` wrapper with a token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(os.environ.get("E2E_VENV_BIN", ROOT / ".venv" / "bin"))
+if not (VENV_BIN / "python").exists():  # e.g. a CI that installed into the running interpreter
+    VENV_BIN = Path(sys.executable).parent
+
+# Env for every product process, on top of the parent's environment.
+PRODUCT_ENV = {
+    "SECRET_KEY": "e2e",
+    "DEBUG": "0",
+    "DISPATCH_INTERVAL": "0.1",
+    "REAP_INTERVAL": "1",
+    "REPUBLISH_AFTER": "5",
+    "LOG_LEVEL": "INFO",
+    "PYTHONUNBUFFERED": "1",
+    # The real settings, not the test process's schedsite.test_settings.
+    "DJANGO_SETTINGS_MODULE": "schedsite.settings",
+}
+
+# Fire lags (seconds, received - due) measured by the tests, for the session summary.
+FIRE_LAGS: list[tuple[str, float]] = []
+# Stacks currently up, so a failing test can show their logs.
+ACTIVE_STACKS: list[Stack] = []
+
+
+def record_lag(label: str, lag: float) -> None:
+    FIRE_LAGS.append((label, lag))
+    print(f"[e2e] fire lag {label}: {lag * 1000:.1f} ms")
+
+
+def lag_summary() -> str | None:
+    if not FIRE_LAGS:
+        return None
+    lags = [lag for _, lag in FIRE_LAGS]
+    return (
+        f"e2e fire lag (received - due) over {len(lags)} fires: "
+        f"p50 {statistics.median(lags) * 1000:.1f} ms, "
+        f"min {min(lags) * 1000:.1f} ms, max {max(lags) * 1000:.1f} ms"
+    )
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(
+    check: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = "condition"
+) -> Any:
+    """Poll `check` until it returns something truthy; return that, or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = check()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last: {last!r}")
+        time.sleep(interval)
+
+
+def tail(path: Path, lines: int = 60) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"<cannot read {path}: {exc}>"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def parse_ts(value: str) -> float:
+    """An API date-time as a POSIX timestamp."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+class Process:
+    """A subprocess in its own session, logging to a file; stopped with its whole group."""
+
+    def __init__(self, name: str, argv: list[str], *, env: dict, cwd: Path, log: Path):
+        self.name = name
+        self.log = log
+        self._log_file = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        try:
+            self.proc = subprocess.Popen(
+                argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=self._log_file,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        except BaseException:
+            self._log_file.close()
+            raise
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_text(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, grace: float = 10.0) -> None:
+        try:
+            if self.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                try:
+                    self.proc.wait(grace)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait(5)
+            # Children left behind in the group (e.g. gunicorn workers): kill them too.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        finally:
+            self._log_file.close()
+
+
+# ---------------------------------------------------------------- backing services
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port, no persistence."""
+
+    def __init__(self, workdir: Path):
+        self.dir = workdir / "redis"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: Process | None = None
+
+    def start(self) -> RedisServer:
+        server = shutil.which("redis-server")
+        if server is None:
+            raise RuntimeError("redis-server is not on the PATH")
+        self.process = Process(
+            "redis",
+            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no"],
+            env=dict(os.environ), cwd=self.dir, log=self.dir / "redis.log",
+        )
+        wait_until(self._pong, timeout=10, what=f"redis-server on port {self.port}")
+        return self
+
+    def _pong(self) -> bool:
+        if self.process is not None and not self.process.alive():
+            raise RuntimeError(f"redis-server exited:\n{tail(self.process.log)}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(grace=5)
+
+
+class Database:
+    """A fresh database: PostgreSQL when the test env's DATABASE_URL says so, else SQLite."""
+
+    def __init__(self, workdir: Path, source_url: str | None):
+        self.source_url = source_url or ""
+        self.is_postgres = self.source_url.startswith(("postgres://", "postgresql://"))
+        self.name: str | None = None
+        if self.is_postgres:
+            self.name = f"sched_e2e_{secrets.token_hex(4)}"
+            parts = urlsplit(self.source_url)
+            self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
+            self._admin_url = urlunsplit(parts._replace(path="/postgres", query=""))
+        else:
+            self.path = workdir / "sched-e2e.sqlite3"
+            self.url = f"sqlite:///{self.path}"  # an absolute path: four slashes
+
+    @property
+    def vendor(self) -> str:
+        return "postgresql" if self.is_postgres else "sqlite"
+
+    def create(self) -> Database:
+        if self.is_postgres:
+            self._admin(f'CREATE DATABASE "{self.name}"')
+        return self
+
+    def drop(self) -> None:
+        if self.is_postgres:
+            self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self._admin_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql)
+
+
+# ---------------------------------------------------------------- the product
+
+
+class Stack:
+    """Redis, a fresh database, migrations, users, and the web, worker and beat processes."""
+
+    def __init__(self, workdir: Path, *, database_url: str | None = None):
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.redis = RedisServer(workdir)
+        self.db = Database(workdir, database_url)
+        self.web_port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.web_port}"
+        self.processes: dict[str, Process] = {}
+        self.tokens: dict[str, str] = {}
+        self.env: dict[str, str] = {}
+        self._exit = contextlib.ExitStack()
+
+    # -- lifecycle
+
+    def __enter__(self) -> Stack:
+        try:
+            self._start()
+        except BaseException as exc:
+            logs = self.log_tails()
+            self._exit.close()
+            if isinstance(exc, Exception):
+                raise RuntimeError(f"the e2e stack did not start: {exc}\n{logs}") from exc
+            raise
+        ACTIVE_STACKS.append(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self in ACTIVE_STACKS:
+            ACTIVE_STACKS.remove(self)
+        self._exit.close()
+
+    def _start(self) -> None:
+        started = time.monotonic()
+        self.redis.start()
+        self._exit.callback(self.redis.stop)
+        self.db.create()
+        self._exit.callback(self.db.drop)
+        var = self.workdir / "var"
+        var.mkdir(exist_ok=True)
+        self.env = {
+            **os.environ,
+            **PRODUCT_ENV,
+            "DATABASE_URL": self.db.url,
+            "REDIS_URL": self.redis.url,
+            "VAR_DIR": str(var),
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+        for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_CURRENT_TEST"):
+            self.env.pop(name, None)
+        self._manage("migrate", "--noinput", "-v", "0", log="migrate")
+        # The processes boot while the users are made.
+        self._spawn_all()
+        self.tokens = self._make_users()
+        self._wait_ready()
+        print(f"\n[e2e] stack up on {self.db.vendor} in {time.monotonic() - started:.1f}s: "
+              f"web {self.base_url}, redis {self.redis.url}, db {self.db.url}")
+
+    def _manage(self, *args: str, log: str) -> str:
+        done = subprocess.run(
+            [str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=self.env,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        )
+        (self.workdir / f"{log}.log").write_text(done.stdout + done.stderr)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"manage.py {' '.join(args)} failed ({done.returncode}):\n"
+                f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
+        return done.stdout
+
+    def _make_users(self) -> dict[str, str]:
+        script = (
+            "import json\n"
+            "from django.contrib.auth import get_user_model\n"
+            "from rest_framework.authtoken.models import Token\n"
+            "User = get_user_model()\n"
+            "tokens = {}\n"
+            "for name in ('alice', 'bob'):\n"
+            "    user = User.objects.create_user(name, f'{name}@example.com', 'e2e-password')\n"
+            "    tokens[name] = Token.objects.create(user=user).key\n"
+            "print('E2E-TOKENS ' + json.dumps(tokens))\n"
+        )
+        out = self._manage("shell", "-c", script, log="users")
+        for line in out.splitlines():
+            if line.startswith("E2E-TOKENS "):
+                return json.loads(line.removeprefix("E2E-TOKENS "))
+        raise RuntimeError(f"no tokens in the output of manage.py shell:\n{out}")
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        process = Process(name, argv, env=self.env, cwd=ROOT, log=self.workdir / f"{name}.log")
+        self.processes[name] = process
+        self._exit.callback(process.stop)
+
+    def _spawn_all(self) -> None:
+        self._spawn("web", [
+            str(VENV_BIN / "gunicorn"), "schedsite.wsgi", "--bind", f"127.0.0.1:{self.web_port}",
+            "--workers", "2", "--threads", "4", "--access-logfile", "-",
+            "--graceful-timeout", "5",
+        ])
+        self._spawn("worker", [
+            str(VENV_BIN / "celery"), "-A", "schedsite", "worker", "--loglevel", "INFO",
+            "--pool", "threads", "--concurrency", "8",
+            "--queues", "http,command,script,docker,catalog,housekeeping",
+            "--without-gossip", "--without-mingle", "--hostname", "e2e-worker@%h",
+        ])
+        self._spawn("beat", [
+            str(VENV_BIN / "celery"), "-A", "schedsite", "beat", "--loglevel", "INFO",
+            "--pidfile=", "--schedule", str(self.workdir / "beat-schedule"),
+        ])
+
+    def _wait_ready(self) -> None:
+        def ready() -> bool:
+            for process in self.processes.values():
+                if not process.alive():
+                    raise RuntimeError(f"{process.name} exited with {process.proc.returncode}")
+            try:
+                health = requests.get(f"{self.base_url}/api/v1/health", timeout=2)
+            except requests.RequestException:
+                return False
+            return (
+                health.status_code == 200
+                and " ready." in self.processes["worker"].log_text()
+                and "beat: Starting" in self.processes["beat"].log_text()
+            )
+
+        wait_until(ready, timeout=60, interval=0.1, what="web health 200, worker ready, beat up")
+
+    # -- while running
+
+    def assert_alive(self) -> None:
+        dead = {n: p.proc.returncode for n, p in self.processes.items() if not p.alive()}
+        assert not dead, f"product processes exited: {dead}"
+
+    def log_paths(self) -> dict[str, Path]:
+        paths = {name: p.log for name, p in self.processes.items()}
+        if self.redis.process is not None:
+            paths["redis"] = self.redis.process.log
+        for extra in ("migrate", "users"):
+            path = self.workdir / f"{extra}.log"
+            if path.exists():
+                paths[extra] = path
+        return paths
+
+    def log_tails(self, lines: int = 40) -> str:
+        return "\n".join(
+            f"----- {name} ({path}) -----\n{tail(path, lines)}"
+            for name, path in self.log_paths().items()
+        )
+
+    def api(self, user: str | None) -> Api:
+        return Api(self.base_url, self.tokens[user] if user else None)
+
+
+# ---------------------------------------------------------------- HTTP target
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: CaseInsensitiveDict
+    body: bytes
+    received_at: float  # time.time()
+    thread: str = ""
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _TargetServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        pass
+
+    def _handle(self) -> None:
+        received_at = time.time()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path = self.path.split("?", 1)[0]
+        self.server.target._record(Received(
+            method=self.command, path=path, headers=CaseInsensitiveDict(self.headers.items()),
+            body=body, received_at=received_at, thread=threading.current_thread().name,
+        ))
+        status, delay = _route(path)
+        if delay and self.server.stopping.wait(delay):
+            return
+        payload = json.dumps({"path": path, "status": status}).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+        except OSError:  # the client gave up (e.g. its timeout): nothing to answer
+            pass
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+
+def _route(path: str) -> tuple[int, float]:
+    """/ok/... -> 200; /status/503/... -> 503; /slow/3/... -> 200 after 3 s; else 404."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] == ["ok"]:
+        return 200, 0.0
+    if parts[:1] == ["status"] and len(parts) > 1 and parts[1].isdigit():
+        return int(parts[1]), 0.0
+    if parts[:1] == ["slow"] and len(parts) > 1:
+        return 200, float(parts[1])
+    return 404, 0.0
+
+
+class _TargetServer(ThreadingHTTPServer):
+    daemon_threads = True
+    target: Target
+    stopping: threading.Event
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that hung up mid-request is not the target's problem
+
+
+class Target:
+    """A loopback HTTP server recording every request; answers by path (see _route)."""
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self._cond = threading.Condition()
+        self._server = _TargetServer(("127.0.0.1", 0), _Handler)
+        self._server.target = self
+        self._server.stopping = threading.Event()
+        self.port = self._server.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+            name="e2e-target", daemon=True,
+        )
+        # path -> exact number of requests it must have received by the end of the session
+        self.expected: dict[str, int] = {}
+
+    def start(self) -> Target:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def _record(self, request: Received) -> None:
+        with self._cond:
+            self.requests.append(request)
+            self._cond.notify_all()
+
+    # -- for tests
+
+    def path(self, kind: str = "ok") -> str:
+        """A fresh path no other test uses, e.g. /ok/3f2a... or /status/503/3f2a..."""
+        return f"/{kind.strip('/')}/{uuid.uuid4().hex}"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def received(self, path: str) -> list[Received]:
+        with self._cond:
+            return [r for r in self.requests if r.path == path]
+
+    def wait_for(self, path: str, count: int = 1, timeout: float = 10.0) -> list[Received]:
+        """Wait until `path` got at least `count` requests; return them all."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                got = [r for r in self.requests if r.path == path]
+                if len(got) >= count:
+                    return got
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"{path}: got {len(got)} requests within {timeout:g}s, wanted {count}"
+                    )
+                self._cond.wait(left)
+
+    def expect_exactly(self, path: str, count: int) -> None:
+        """Check now, and again at the end of the session, that `path` got `count` requests."""
+        got = self.received(path)
+        assert len(got) == count, f"{path}: {len(got)} requests, expected {count}: {got}"
+        self.expected[path] = count
+
+    def late_surprises(self) -> dict[str, int]:
+        """Paths that got more (or fewer) requests than expect_exactly() said."""
+        return {
+            path: len(self.received(path))
+            for path, count in self.expected.items()
+            if len(self.received(path)) != count
+        }
+
+
+# ---------------------------------------------------------------- API client
+
+
+class ApiError(AssertionError):
+    pass
+
+
+@dataclass
+class Api:
+    base_url: str
+    token: str | None = None
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def __post_init__(self) -> None:
+        if self.token:
+            self.session.headers["Authorization"] = f"Token {self.token}"
+        self.session.headers["Accept"] = "application/json"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 10)
+        url = path if path.startswith("http") else f"{self.base_url}/api/v1/{path.lstrip('/')}"
+        return self.session.request(method, url, **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs) -> requests.Response:
+        return self.request("POST", path, json=json, **kwargs)
+
+    def patch(self, path: str, json: Any = None, **kwargs) -> requests.Response:
+        return self.request("PATCH", path, json=json, **kwargs)
+
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    # -- typed helpers that assert the status code
+
+    @staticmethod
+    def ok(response: requests.Response, status: int = 200) -> Any:
+        if response.status_code != status:
+            raise ApiError(
+                f"{response.request.method} {response.url}: {response.status_code}, "
+                f"expected {status}: {response.text[:2000]}"
+            )
+        return response.json()
+
+    def create_job(self, body: dict) -> dict:
+        return self.ok(self.post("jobs", body), 201)
+
+    def job(self, job_id: str) -> dict:
+        return self.ok(self.get(f"jobs/{job_id}"))
+
+    def runs(self, job_id: str) -> list[dict]:
+        """The job's runs, newest first (every page)."""
+        page = self.ok(self.get(f"jobs/{job_id}/runs", params={"limit": 100}))
+        runs = list(page["results"])
+        while page.get("next"):
+            page = self.ok(self.get(page["next"]))
+            runs += page["results"]
+        return runs
+
+    def run(self, run_id: str) -> dict:
+        return self.ok(self.get(f"runs/{run_id}"))
+
+    def wait_job(self, job_id: str, statuses: str | Iterable[str], timeout: float = 10) -> dict:
+        wanted = {statuses} if isinstance(statuses, str) else set(statuses)
+        last: dict = {}
+
+        def check():
+            nonlocal last
+            last = self.job(job_id)
+            return last if last["status"] in wanted else None
+
+        try:
+            return wait_until(check, timeout=timeout, interval=0.1,
+                              what=f"job {job_id} status in {sorted(wanted)}")
+        except AssertionError:
+            raise AssertionError(
+                f"job {job_id} is {last.get('status')!r}, wanted {sorted(wanted)}: {last}"
+            ) from None
+
+    def wait_runs(
+        self, job_id: str, check: Callable[[list[dict]], bool], timeout: float = 10,
+        what: str = "runs",
+    ) -> list[dict]:
+        last: list[dict] = []
+
+        def poll():
+            nonlocal last
+            last = self.runs(job_id)
+            return last if check(last) else None
+
+        try:
+            return wait_until(poll, timeout=timeout, interval=0.1, what=what)
+        except AssertionError:
+            raise AssertionError(f"job {job_id}: timed out waiting for {what}; runs: {last}") \
+                from None
