@@ -1,0 +1,117 @@
+"""HTTP tasks against a real server on loopback, through the worker's code path."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from jobs import dispatch, runner
+from jobs.models import Job, RunStatus
+from tests.target import Target
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture
+def target():
+    server = Target()
+    yield server
+    server.close()
+
+
+def run_once(api, task: dict, **extra) -> Job:
+    """Create a job due now, plan it and execute its run in this process."""
+    response = api.post("/api/v1/jobs", {"task": task, "schedule": "1s", **extra}, format="json")
+    assert response.status_code == 201, response.data
+    job = Job.objects.get(id=response.json()["id"])
+    dispatch.plan_due_fires()
+    runner.execute(str(job.runs.get().id))
+    job.refresh_from_db()
+    return job
+
+
+def test_it_sends_the_request_with_idempotency_and_job_headers(api, broker, target):
+    job = run_once(api, {"method": "POST", "uri": f"{target.url}/hook", "headers": {"X-Token": "t"},
+                         "body": {"vm": 42}})
+    run = job.runs.get()
+    assert run.status == RunStatus.SUCCEEDED
+    assert job.status == "succeeded"
+    [request] = target.received
+    assert request["method"] == "POST"
+    assert request["path"] == "/hook"
+    assert json.loads(request["body"]) == {"vm": 42}
+    assert request["headers"]["Content-Type"] == "application/json"
+    assert request["headers"]["X-Token"] == "t"
+    assert request["headers"]["Idempotency-Key"] == str(run.id)
+    assert request["headers"]["X-Sched-Job-Id"] == str(job.id)
+    assert request["headers"]["X-Sched-Run-Id"] == str(run.id)
+    assert run.result["status_code"] == 200
+    assert run.result["body"] == "ok"
+
+
+def test_a_string_body_is_sent_as_is(api, broker, target):
+    run_once(api, {"method": "PUT", "uri": f"{target.url}/x", "body": "plain words"})
+    assert target.received[0]["body"] == b"plain words"
+    assert target.received[0]["headers"]["Content-Type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "DELETE", "OPTIONS", "PATCH"])
+def test_every_method_is_sent(api, broker, target, method):
+    job = run_once(api, {"method": method, "uri": f"{target.url}/m"})
+    assert target.received[0]["method"] == method
+    assert job.runs.get().status == RunStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    "code, expected_range, status",
+    [
+        (204, "200-299", RunStatus.SUCCEEDED),
+        (300, "200-300", RunStatus.SUCCEEDED),  # inclusive
+        (301, "200-300", RunStatus.FAILED),
+        (503, "200-299", RunStatus.FAILED),
+        (404, "200,404", RunStatus.SUCCEEDED),
+        (418, [200, "400-499"], RunStatus.SUCCEEDED),
+    ],
+)
+def test_success_is_decided_by_expected_range(api, broker, target, code, expected_range, status):
+    job = run_once(api, {"uri": f"{target.url}/status/{code}", "expected_range": expected_range})
+    run = job.runs.get()
+    assert run.status == status
+    assert run.result["status_code"] == code
+    if status == RunStatus.FAILED:
+        assert f"Status {code}" in run.error
+        assert job.status == "failed"
+
+
+def test_a_slow_target_times_out(api, broker, target):
+    job = run_once(api, {"uri": f"{target.url}/slow/2", "timeout": "0.3s"})
+    run = job.runs.get()
+    assert run.status == RunStatus.TIMED_OUT
+    assert "0.3s" in run.error
+
+
+def test_the_jobs_timeout_applies_when_the_task_has_none(api, broker, target):
+    job = run_once(api, {"uri": f"{target.url}/slow/2"}, timeout="0.3s")
+    assert job.runs.get().status == RunStatus.TIMED_OUT
+
+
+def test_a_refused_connection_is_a_clear_failure(api, broker):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    job = run_once(api, {"uri": f"http://127.0.0.1:{port}/x"})
+    run = job.runs.get()
+    assert run.status == RunStatus.FAILED
+    assert "connection" in run.error.lower()
+    assert f"127.0.0.1:{port}" in run.error
+
+
+def test_only_a_bounded_piece_of_the_body_is_kept(api, broker, target, settings):
+    settings.SCHED = {**settings.SCHED, "HTTP_BODY_LIMIT": 1000}
+    job = run_once(api, {"uri": f"{target.url}/big/5000"})
+    run = job.runs.get()
+    assert run.status == RunStatus.SUCCEEDED
+    assert len(run.result["body"]) == 1000
+    assert run.result["body_truncated"] is True

@@ -1,0 +1,71 @@
+"""A loopback HTTP server that records what it receives, for executor tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Recorder(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.received.append(
+            {
+                "method": self.command,
+                "path": self.path,
+                "headers": dict(self.headers),
+                "body": body,
+                "at": time.time(),
+            }
+        )
+        parts = self.path.strip("/").split("/")
+        status, payload = 200, b"ok"
+        if parts[0] == "status":
+            status = int(parts[1])
+            payload = f"status {status}".encode()
+        elif parts[0] == "slow":
+            time.sleep(float(parts[1]))
+        elif parts[0] == "big":
+            payload = b"x" * int(parts[1])
+        elif parts[0] == "echo":
+            payload = json.dumps({"body": body.decode()}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+
+
+class Target:
+    def __init__(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+        self.server.daemon_threads = True
+        self.server.received = []
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def received(self) -> list[dict]:
+        return self.server.received
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
