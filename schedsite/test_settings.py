@@ -1,15 +1,50 @@
 """Settings for the test suite: production settings with a fixed secret key.
 
-Each pytest-xdist worker publishes to its own Redis database so that tests that
-count queued messages do not see each other's.
+Each test process (and each pytest-xdist worker) gets a private redis-server on a
+free loopback port, so tests that count queued messages see only their own and two
+test runs on one machine never meet. Set TEST_REDIS_URL to use a given Redis instead.
 """
 
+import atexit
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def _private_redis() -> str:
+    server = shutil.which("redis-server")
+    if server is None:
+        raise RuntimeError("the tests need redis-server on the PATH (apt-get install redis-server)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="sched-test-redis-")
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", workdir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+    def stop() -> None:
+        process.terminate()
+        process.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    atexit.register(stop)
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.1):
+                return f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the private redis-server for the tests did not start")
+
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
-_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-_db_number = 15 - int(_worker.removeprefix("gw") or 0) % 8
-os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{_db_number}")
+os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL") or _private_redis()
 
 from .settings import *  # noqa: E402,F403
 
