@@ -20,7 +20,7 @@ run: venv
 test: test-postgres test-sqlite
 
 test-postgres: venv
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 test-sqlite: venv
 	DATABASE_URL= $(BIN)/pytest -m smoke $(PYTEST_ARGS)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import Concurrency, Job, Run, RunStatus, Trigger
+from .models import Job, Run, RunStatus, Trigger
 from .publish import publish
 from .settle import settle_jobs
 from .timing import following_fire, schedule_of, within_limits
@@ -60,18 +60,12 @@ def plan_due_fires(now: datetime | None = None) -> int:
     batch = settings.SCHED["DISPATCH_BATCH"]
     with transaction.atomic():
         jobs = list(
-            Job.objects.select_for_update(skip_locked=True)
+            Job.objects.select_for_update(skip_locked=True, no_key=True)
             .filter(next_run_at__isnull=False, next_run_at__lte=horizon)
             .order_by("next_run_at")[:batch]
         )
         if not jobs:
             return 0
-        busy = set(
-            Run.objects.filter(
-                job_id__in=[j.id for j in jobs if j.concurrency == Concurrency.FORBID],
-                status=RunStatus.RUNNING,
-            ).values_list("job_id", flat=True)
-        )
         runs: list[Run] = []
         for job in jobs:
             due = _fire_for(job, now)
@@ -79,8 +73,6 @@ def plan_due_fires(now: datetime | None = None) -> int:
             error = ""
             if now - due > _grace(job):
                 status, error = RunStatus.MISSED, "Started too late: past the misfire grace."
-            elif job.id in busy:
-                status, error = RunStatus.SKIPPED, "The previous run is still running."
             run = Run(
                 job=job,
                 job_revision=job.revision,

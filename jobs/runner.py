@@ -16,7 +16,7 @@ from django.utils import timezone
 from executors.base import Outcome, RunContext
 from executors.registry import get_executor
 
-from .models import ACTIVE_JOB_STATUSES, Job, Run, RunStatus, Trigger
+from .models import ACTIVE_JOB_STATUSES, Concurrency, Job, JobStatus, Run, RunStatus, Trigger
 from .publish import publish
 from .retry import RetryPolicy
 from .settle import settle_jobs
@@ -36,15 +36,37 @@ def claim(run_id: str) -> Run | None:
     """
     now = timezone.now()
     with transaction.atomic():
+        job_id = Run.objects.filter(id=run_id).values_list("job_id", flat=True).first()
+        if job_id is None:
+            return None
+        # Locking the job row serializes the claims of one job (concurrency policy).
+        job = Job.objects.select_for_update(no_key=True).get(id=job_id)
+        if job.concurrency == Concurrency.FORBID and _skip_while_busy(run_id, job, now):
+            return None
         claimed = Run.objects.filter(
-            id=run_id, status=RunStatus.PENDING, job__revision=F("job_revision")
+            id=run_id, status=RunStatus.PENDING, job_revision=job.revision
         ).update(status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker_name())
         if not claimed:
             _cancel_if_stale(run_id)
             return None
         run = Run.objects.select_related("job").get(id=run_id)
-        Job.objects.filter(id=run.job_id, status__in=ACTIVE_JOB_STATUSES).update(status="running")
+        Job.objects.filter(id=job_id, status__in=ACTIVE_JOB_STATUSES).update(
+            status=JobStatus.RUNNING
+        )
     return run
+
+
+def _skip_while_busy(run_id: str, job: Job, now) -> bool:
+    """concurrency=forbid: a fire that comes while another run runs is recorded skipped."""
+    if not Run.objects.filter(job=job, status=RunStatus.RUNNING).exclude(id=run_id).exists():
+        return False
+    return bool(
+        Run.objects.filter(id=run_id, status=RunStatus.PENDING).update(
+            status=RunStatus.SKIPPED,
+            finished_at=now,
+            error="Skipped: the previous run was still running (concurrency: forbid).",
+        )
+    )
 
 
 def _cancel_if_stale(run_id: str) -> None:
@@ -131,7 +153,7 @@ def finish(run: Run, outcome: Outcome) -> bool:
         if not updated:  # marked lost or canceled meanwhile: a late result changes nothing
             log.info("late result ignored run=%s", run.id)
             return False
-        job = Job.objects.select_for_update().get(id=run.job_id)
+        job = Job.objects.select_for_update(no_key=True).get(id=run.job_id)
         job.last_run_id = run.id
         Job.objects.filter(id=job.id).update(last_run_id=run.id)
         if outcome.status != RunStatus.SUCCEEDED:

@@ -114,7 +114,7 @@ def job_create(*, owner, data: dict[str, Any]) -> Job:
 @transaction.atomic
 def job_update(*, job: Job, data: dict[str, Any]) -> Job:
     """Change a job. Any change invalidates fires planned under the old values."""
-    job = Job.objects.select_for_update().get(pk=job.pk)
+    job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
     if job.status == JobStatus.CANCELED:
         raise JobConflict("The job is canceled; create a new one.")
     now = timezone.now()
@@ -147,7 +147,7 @@ def job_update(*, job: Job, data: dict[str, Any]) -> Job:
 @transaction.atomic
 def job_cancel(*, job: Job) -> Job:
     """Stop all further fires; the job and its history stay."""
-    job = Job.objects.select_for_update().get(pk=job.pk)
+    job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
     if job.status != JobStatus.CANCELED:
         now = timezone.now()
         job.status = JobStatus.CANCELED
@@ -160,7 +160,7 @@ def job_cancel(*, job: Job) -> Job:
 
 @transaction.atomic
 def job_pause(*, job: Job) -> Job:
-    job = Job.objects.select_for_update().get(pk=job.pk)
+    job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
     if job.status == JobStatus.CANCELED:
         raise JobConflict("The job is canceled.")
     if job.status in ACTIVE_JOB_STATUSES:
@@ -175,7 +175,7 @@ def job_pause(*, job: Job) -> Job:
 @transaction.atomic
 def job_resume(*, job: Job) -> Job:
     """Resume a paused job from now: fires that fell in the pause are skipped."""
-    job = Job.objects.select_for_update().get(pk=job.pk)
+    job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
     if job.status != JobStatus.PAUSED:
         if job.status == JobStatus.CANCELED:
             raise JobConflict("The job is canceled.")
@@ -200,7 +200,7 @@ def job_resume(*, job: Job) -> Job:
 @transaction.atomic
 def job_run_now(*, job: Job) -> Run:
     """Start a manual run of the job at once, outside its schedule."""
-    job = Job.objects.select_for_update().get(pk=job.pk)
+    job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
     if job.status == JobStatus.CANCELED:
         raise JobConflict("The job is canceled.")
     now = timezone.now()

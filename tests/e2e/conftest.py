@@ -13,9 +13,12 @@ import pytest
 from . import harness
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
     # `make test` runs with `-n 2 --dist loadgroup`: keep every e2e test on one xdist
-    # worker so the session starts the stack once.
+    # worker so the session starts the stack once. (pytest-xdist 3.8 with pytest 9.2 ignores
+    # groups: it renames `item._nodeid`, which pytest 9.2 no longer reads. Then each xdist
+    # worker that gets e2e tests starts its own private stack, which works too.)
     for item in items:
         if item.get_closest_marker("e2e") and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group("e2e"))
@@ -28,6 +31,13 @@ def pytest_runtest_makereport(item, call):
     if report.failed and harness.ACTIVE_STACKS and item.get_closest_marker("e2e"):
         for stack in harness.ACTIVE_STACKS:
             report.sections.append((f"e2e logs ({report.when})", stack.log_tails()))
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "teardown":
+        harness.ALL_LAGS.extend(
+            tuple(value) for name, value in report.user_properties if name == "e2e_fire_lag"
+        )
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -80,8 +90,11 @@ def anon(e2e_stack):
 
 @pytest.fixture(autouse=True)
 def _stack_still_up(request):
-    """Each e2e test ends with the product's processes still running."""
+    """Each e2e test ends with the product's processes still running; report its fire lags."""
+    harness.FIRE_LAGS.clear()
     yield
+    request.node.user_properties.extend(("e2e_fire_lag", lag) for lag in harness.FIRE_LAGS)
+    harness.FIRE_LAGS.clear()
     if request.node.get_closest_marker("e2e"):
         for stack in harness.ACTIVE_STACKS:
             stack.assert_alive()

@@ -57,8 +57,11 @@ PRODUCT_ENV = {
     "DJANGO_SETTINGS_MODULE": "schedsite.settings",
 }
 
-# Fire lags (seconds, received - due) measured by the tests, for the session summary.
+# Fire lags (seconds, received - due) measured by the running test; conftest moves them to
+# the test's report (user_properties, so they reach the xdist controller) for the summary.
 FIRE_LAGS: list[tuple[str, float]] = []
+# Every lag reported this session, gathered from the test reports.
+ALL_LAGS: list[tuple[str, float]] = []
 # Stacks currently up, so a failing test can show their logs.
 ACTIVE_STACKS: list[Stack] = []
 
@@ -69,14 +72,19 @@ def record_lag(label: str, lag: float) -> None:
 
 
 def lag_summary() -> str | None:
-    if not FIRE_LAGS:
+    if not ALL_LAGS:
         return None
-    lags = [lag for _, lag in FIRE_LAGS]
-    return (
-        f"e2e fire lag (received - due) over {len(lags)} fires: "
-        f"p50 {statistics.median(lags) * 1000:.1f} ms, "
-        f"min {min(lags) * 1000:.1f} ms, max {max(lags) * 1000:.1f} ms"
-    )
+
+    def stats(lags: list[float]) -> str:
+        return (
+            f"n={len(lags)} p50 {statistics.median(lags) * 1000:.1f} ms, "
+            f"max {max(lags) * 1000:.1f} ms, min {min(lags) * 1000:.1f} ms"
+        )
+
+    lines = [f"e2e fire lag (received - due), all fires: {stats([lag for _, lag in ALL_LAGS])}"]
+    for label in dict.fromkeys(label for label, _ in ALL_LAGS):
+        lines.append(f"  {label}: {stats([lag for name, lag in ALL_LAGS if name == label])}")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- small helpers
@@ -125,8 +133,13 @@ class Process:
         self._log_file = open(log, "ab")  # noqa: SIM115 - closed in stop()
         try:
             self.proc = subprocess.Popen(
-                argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=self._log_file,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                argv,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         except BaseException:
             self._log_file.close()
@@ -178,9 +191,24 @@ class RedisServer:
             raise RuntimeError("redis-server is not on the PATH")
         self.process = Process(
             "redis",
-            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no"],
-            env=dict(os.environ), cwd=self.dir, log=self.dir / "redis.log",
+            [
+                server,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+                "--daemonize",
+                "no",
+            ],
+            env=dict(os.environ),
+            cwd=self.dir,
+            log=self.dir / "redis.log",
         )
         wait_until(self._pong, timeout=10, what=f"redis-server on port {self.port}")
         return self
@@ -250,6 +278,7 @@ class Stack:
         self.web_port = free_port()
         self.base_url = f"http://127.0.0.1:{self.web_port}"
         self.processes: dict[str, Process] = {}
+        self.extra: dict[str, Process] = {}  # started by a test, stopped by it
         self.tokens: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self._exit = contextlib.ExitStack()
@@ -294,15 +323,24 @@ class Stack:
         self._manage("migrate", "--noinput", "-v", "0", log="migrate")
         # The processes boot while the users are made.
         self._spawn_all()
+        self._exit.callback(lambda: [self.stop_extra(name) for name in list(self.extra)])
         self.tokens = self._make_users()
         self._wait_ready()
-        print(f"\n[e2e] stack up on {self.db.vendor} in {time.monotonic() - started:.1f}s: "
-              f"web {self.base_url}, redis {self.redis.url}, db {self.db.url}")
+        print(
+            f"\n[e2e] stack up on {self.db.vendor} in {time.monotonic() - started:.1f}s: "
+            f"web {self.base_url}, redis {self.redis.url}, db {self.db.url}, "
+            f"tokens {self.tokens}, logs in {self.workdir}"
+        )
 
     def _manage(self, *args: str, log: str) -> str:
         done = subprocess.run(
-            [str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=self.env,
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+            [str(VENV_BIN / "python"), "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         (self.workdir / f"{log}.log").write_text(done.stdout + done.stderr)
         if done.returncode != 0:
@@ -335,22 +373,73 @@ class Stack:
         self.processes[name] = process
         self._exit.callback(process.stop)
 
+    def beat_argv(self, name: str = "beat") -> list[str]:
+        return [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "schedsite",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--pidfile=",
+            "--schedule",
+            str(self.workdir / f"{name}-schedule"),
+        ]
+
+    def start_extra(self, name: str, argv: list[str]) -> Process:
+        """Start one more product process (e.g. a second beat); the caller stops it."""
+        process = Process(name, argv, env=self.env, cwd=ROOT, log=self.workdir / f"{name}.log")
+        self.extra[name] = process
+        return process
+
+    def stop_extra(self, name: str) -> None:
+        process = self.extra.pop(name, None)
+        if process is not None:
+            process.stop()
+
     def _spawn_all(self) -> None:
-        self._spawn("web", [
-            str(VENV_BIN / "gunicorn"), "schedsite.wsgi", "--bind", f"127.0.0.1:{self.web_port}",
-            "--workers", "2", "--threads", "4", "--access-logfile", "-",
-            "--graceful-timeout", "5",
-        ])
-        self._spawn("worker", [
-            str(VENV_BIN / "celery"), "-A", "schedsite", "worker", "--loglevel", "INFO",
-            "--pool", "threads", "--concurrency", "8",
-            "--queues", "http,command,script,docker,catalog,housekeeping",
-            "--without-gossip", "--without-mingle", "--hostname", "e2e-worker@%h",
-        ])
-        self._spawn("beat", [
-            str(VENV_BIN / "celery"), "-A", "schedsite", "beat", "--loglevel", "INFO",
-            "--pidfile=", "--schedule", str(self.workdir / "beat-schedule"),
-        ])
+        self._spawn(
+            "web",
+            [
+                str(VENV_BIN / "gunicorn"),
+                "schedsite.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.web_port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "--graceful-timeout",
+                "5",
+                # Not the shared default ~/.gunicorn/gunicorn.ctl (another gunicorn may own it).
+                "--control-socket",
+                str(self.workdir / "gunicorn.ctl"),
+            ],
+        )
+        self._spawn(
+            "worker",
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "schedsite",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "8",
+                "--queues",
+                "http,command,script,docker,catalog,housekeeping",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                "e2e-worker@%h",
+            ],
+        )
+        self._spawn("beat", self.beat_argv("beat"))
 
     def _wait_ready(self) -> None:
         def ready() -> bool:
@@ -376,7 +465,7 @@ class Stack:
         assert not dead, f"product processes exited: {dead}"
 
     def log_paths(self) -> dict[str, Path]:
-        paths = {name: p.log for name, p in self.processes.items()}
+        paths = {name: p.log for name, p in {**self.processes, **self.extra}.items()}
         if self.redis.process is not None:
             paths["redis"] = self.redis.process.log
         for extra in ("migrate", "users"):
@@ -422,10 +511,16 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = self.path.split("?", 1)[0]
-        self.server.target._record(Received(
-            method=self.command, path=path, headers=CaseInsensitiveDict(self.headers.items()),
-            body=body, received_at=received_at, thread=threading.current_thread().name,
-        ))
+        self.server.target._record(
+            Received(
+                method=self.command,
+                path=path,
+                headers=CaseInsensitiveDict(self.headers.items()),
+                body=body,
+                received_at=received_at,
+                thread=threading.current_thread().name,
+            )
+        )
         status, delay = _route(path)
         if delay and self.server.stopping.wait(delay):
             return
@@ -476,8 +571,10 @@ class Target:
         self.port = self._server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-            name="e2e-target", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="e2e-target",
+            daemon=True,
         )
         # path -> exact number of requests it must have received by the end of the session
         self.expected: dict[str, int] = {}
@@ -617,15 +714,22 @@ class Api:
             return last if last["status"] in wanted else None
 
         try:
-            return wait_until(check, timeout=timeout, interval=0.1,
-                              what=f"job {job_id} status in {sorted(wanted)}")
+            return wait_until(
+                check,
+                timeout=timeout,
+                interval=0.1,
+                what=f"job {job_id} status in {sorted(wanted)}",
+            )
         except AssertionError:
             raise AssertionError(
                 f"job {job_id} is {last.get('status')!r}, wanted {sorted(wanted)}: {last}"
             ) from None
 
     def wait_runs(
-        self, job_id: str, check: Callable[[list[dict]], bool], timeout: float = 10,
+        self,
+        job_id: str,
+        check: Callable[[list[dict]], bool],
+        timeout: float = 10,
         what: str = "runs",
     ) -> list[dict]:
         last: list[dict] = []
@@ -638,5 +742,6 @@ class Api:
         try:
             return wait_until(poll, timeout=timeout, interval=0.1, what=what)
         except AssertionError:
-            raise AssertionError(f"job {job_id}: timed out waiting for {what}; runs: {last}") \
-                from None
+            raise AssertionError(
+                f"job {job_id}: timed out waiting for {what}; runs: {last}"
+            ) from None

@@ -14,9 +14,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.smoke]
 
 def test_minimal_body_now(alice, target):
     path = target.path("ok")
-    body = {"task": {"method": "POST", "uri": target.url(path), "body": {},
-                     "expected_range": "200-300"},
-            "schedule": "now"}
+    body = {
+        "task": {
+            "method": "POST",
+            "uri": target.url(path),
+            "body": {},
+            "expected_range": "200-300",
+        },
+        "schedule": "now",
+    }
     response = alice.post("jobs", body)
     assert response.status_code == 201, response.text
     job = response.json()
@@ -58,10 +64,12 @@ def test_iso_datetime_fires_on_time(alice, target):
     # A whole second ~3 s ahead, written with a -08:00 offset.
     due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
     due_text = due.astimezone(timezone(timedelta(hours=-8))).isoformat()
-    job = alice.create_job({
-        "task": {"method": "POST", "uri": target.url(path), "body": {"n": 1}},
-        "schedule": due_text,
-    })
+    job = alice.create_job(
+        {
+            "task": {"method": "POST", "uri": target.url(path), "body": {"n": 1}},
+            "schedule": due_text,
+        }
+    )
     assert parse_ts(job["next_run_at"]) == due.timestamp()
     assert job["status"] == "scheduled"
     assert not target.received(path)
@@ -83,11 +91,13 @@ def test_iso_datetime_fires_on_time(alice, target):
 def test_interval_with_max_runs(alice, target):
     path = target.path("ok")
     created = time.time()
-    job = alice.create_job({
-        "task": {"method": "GET", "uri": target.url(path)},
-        "schedule": {"every": "1s"},
-        "max_runs": 3,
-    })
+    job = alice.create_job(
+        {
+            "task": {"method": "GET", "uri": target.url(path)},
+            "schedule": {"every": "1s"},
+            "max_runs": 3,
+        }
+    )
     requests = target.wait_for(path, 3, timeout=10)
     job = alice.wait_job(job["id"], "completed")
     assert job["fire_count"] == 3
@@ -98,7 +108,7 @@ def test_interval_with_max_runs(alice, target):
     assert [r["trigger"] for r in runs] == ["schedule"] * 3
     dues = [parse_ts(r["due_at"]) for r in runs]
     assert dues[0] == pytest.approx(created + 1, abs=0.5)
-    assert [round(b - a, 3) for a, b in zip(dues, dues[1:])] == [1.0, 1.0]
+    assert [round(b - a, 3) for a, b in zip(dues, dues[1:], strict=False)] == [1.0, 1.0]
 
     by_run = {r["id"]: r for r in runs}
     times = [r.received_at for r in requests]
@@ -108,7 +118,7 @@ def test_interval_with_max_runs(alice, target):
         lag = request.received_at - parse_ts(run["due_at"])
         record_lag("interval", lag)
         assert 0 <= lag < 1.0
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert all(0.7 < gap < 1.3 for gap in gaps), gaps
     assert len({r.headers["X-Sched-Run-Id"] for r in requests}) == 3
     # No fourth fire.

@@ -72,23 +72,26 @@ def test_a_fire_later_than_the_misfire_grace_is_recorded_missed(api, broker):
     assert job.status == JobStatus.FAILED
 
 
-def test_forbid_skips_a_fire_while_the_previous_run_runs(api, broker):
+def test_forbid_skips_a_fire_that_comes_while_the_previous_run_runs(api, broker):
     job = make_job(api, {"every": "1m"}, start_at="1s", concurrency="forbid")
-    Run.objects.create(
-        job=job,
-        job_revision=job.revision,
-        due_at=timezone.now() - timedelta(minutes=1),
-        idempotency_key="6e2d1c3e-0000-4000-8000-000000000002",
-        status=RunStatus.RUNNING,
-    )
     dispatch.plan_due_fires()
-    run = job.runs.get(
-        trigger=Trigger.SCHEDULE,
-        status__in=[RunStatus.SKIPPED, RunStatus.PENDING],
-        due_at__gt=timezone.now() - timedelta(seconds=30),
-    )
-    assert run.status == RunStatus.SKIPPED
-    assert queued(broker, "http") == 0
+    first = runner.claim(str(job.runs.get().id))
+    assert first is not None
+    second = services.job_run_now(job=job)
+    assert runner.claim(str(second.id)) is None
+    second.refresh_from_db()
+    assert second.status == RunStatus.SKIPPED
+    assert "forbid" in second.error
+    runner.finish(first, Outcome(RunStatus.SUCCEEDED, {"status_code": 200}))
+    third = services.job_run_now(job=job)
+    assert runner.claim(str(third.id)) is not None
+
+
+def test_allow_lets_runs_overlap(api, broker):
+    job = make_job(api, {"every": "1m"}, start_at="1s")
+    dispatch.plan_due_fires()
+    assert runner.claim(str(job.runs.get().id)) is not None
+    assert runner.claim(str(services.job_run_now(job=job).id)) is not None
 
 
 def test_a_job_with_max_runs_completes_after_its_last_run(api, broker):
