@@ -33,8 +33,15 @@ def run_once(api, task: dict, **extra) -> Job:
 
 
 def test_it_sends_the_request_with_idempotency_and_job_headers(api, broker, target):
-    job = run_once(api, {"method": "POST", "uri": f"{target.url}/hook", "headers": {"X-Token": "t"},
-                         "body": {"vm": 42}})
+    job = run_once(
+        api,
+        {
+            "method": "POST",
+            "uri": f"{target.url}/hook",
+            "headers": {"X-Token": "t"},
+            "body": {"vm": 42},
+        },
+    )
     run = job.runs.get()
     assert run.status == RunStatus.SUCCEEDED
     assert job.status == "succeeded"
