@@ -1,22 +1,11 @@
 """The operators' view: jobs with their state and runs, runs with their output."""
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
+from . import services
 from .models import Job, Run
-
-
-class RunInline(admin.TabularInline):
-    model = Run
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    ordering = ["-due_at", "-attempt"]
-    fields = ["due_at", "attempt", "trigger", "status", "started_at", "finished_at", "error"]
-    readonly_fields = fields
-    max_num = 0
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).order_by("-due_at", "-attempt")
 
 
 @admin.register(Job)
@@ -38,6 +27,7 @@ class JobAdmin(admin.ModelAdmin):
     list_select_related = ["owner", "last_run"]
     date_hierarchy = "created_at"
     readonly_fields = [
+        "recent_runs",
         "id",
         "revision",
         "fire_count",
@@ -49,7 +39,76 @@ class JobAdmin(admin.ModelAdmin):
         "next_run_at",
         "status",
     ]
-    inlines = [RunInline]
+    RECENT_RUNS = 20
+    actions = ["pause", "resume", "cancel", "run_now"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Scheduling goes through the services (the API or the actions here), which keep
+        # next_run_at and the revision right; the admin edits labels only.
+        if obj is None:
+            return self.readonly_fields
+        editable = {"name", "product", "group"}
+        return list(self.readonly_fields) + [
+            f.name
+            for f in Job._meta.fields
+            if f.name not in editable and f.name not in self.readonly_fields
+        ]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # jobs are created through the API, which validates them
+
+    def _each(self, request, queryset, service, verb: str) -> None:
+        done = 0
+        for job in queryset:
+            try:
+                service(job=job)
+                done += 1
+            except services.JobConflict as exc:
+                self.message_user(request, f"{job}: {exc}", level="warning")
+        self.message_user(request, f"{verb} {done} job(s).")
+
+    @admin.action(description="Pause selected jobs")
+    def pause(self, request, queryset):
+        self._each(request, queryset, services.job_pause, "Paused")
+
+    @admin.action(description="Resume selected jobs")
+    def resume(self, request, queryset):
+        self._each(request, queryset, services.job_resume, "Resumed")
+
+    @admin.action(description="Cancel selected jobs")
+    def cancel(self, request, queryset):
+        self._each(request, queryset, services.job_cancel, "Canceled")
+
+    @admin.action(description="Run selected jobs now")
+    def run_now(self, request, queryset):
+        self._each(request, queryset, services.job_run_now, "Started")
+
+    @admin.display(description="recent runs")
+    def recent_runs(self, job: Job) -> str:
+        """The newest runs, with a link to all of them (an inline would load every run)."""
+        runs = job.runs.order_by("-due_at", "-attempt")[: self.RECENT_RUNS]
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:jobs_run_change", args=[run.id]),
+                    run.due_at,
+                    run.attempt,
+                    run.trigger,
+                    run.status,
+                    run.error[:120],
+                )
+                for run in runs
+            ),
+        )
+        everything = reverse("admin:jobs_run_changelist") + f"?job__id__exact={job.id}"
+        return format_html(
+            "<table><tr><th>due</th><th>attempt</th><th>trigger</th><th>status</th>"
+            '<th>error</th></tr>{}</table><a href="{}">all runs of this job</a>',
+            rows,
+            everything,
+        )
 
     @admin.display(description="last result")
     def last_result(self, job: Job) -> str:

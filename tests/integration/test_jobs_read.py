@@ -188,5 +188,31 @@ def test_the_admin_lists_jobs_and_runs(client, django_user_model, api):
     client.force_login(admin)
     assert b"admin-visible" in client.get("/admin/jobs/job/").content
     job = Job.objects.get(name="admin-visible")
-    assert client.get(f"/admin/jobs/job/{job.id}/change/").status_code == 200
-    assert client.get("/admin/jobs/run/").status_code == 200
+    run = Run.objects.create(
+        job=job,
+        job_revision=1,
+        due_at="2030-01-01T00:00:00Z",
+        idempotency_key="6e2d1c3e-0000-4000-8000-000000000003",
+        status=RunStatus.FAILED,
+        error="Status 503 is outside",
+    )
+    page = client.get(f"/admin/jobs/job/{job.id}/change/").content.decode()
+    assert f"/admin/jobs/run/{run.id}/change/" in page
+    assert "Status 503 is outside" in page
+    runs = client.get(f"/admin/jobs/run/?job__id__exact={job.id}").content.decode()
+    assert str(run.id) in runs or "2030-01-01" in runs
+    assert client.get(f"/admin/jobs/run/{run.id}/change/").status_code == 200
+
+
+def test_admin_actions_go_through_the_services(client, django_user_model, api):
+    job = create(api, schedule={"every": "1h"})
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin)
+    response = client.post(
+        "/admin/jobs/job/", {"action": "pause", "_selected_action": [job["id"]]}, follow=True
+    )
+    assert response.status_code == 200
+    paused = Job.objects.get(id=job["id"])
+    assert (paused.status, paused.next_run_at, paused.revision) == ("paused", None, 2)
+    client.post("/admin/jobs/job/", {"action": "cancel", "_selected_action": [job["id"]]})
+    assert Job.objects.get(id=job["id"]).status == "canceled"
