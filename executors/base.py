@@ -34,13 +34,40 @@ class Outcome:
 
 
 class Executor:
-    """Runs one task type. Subclasses set `type` and `serializer_class` and implement run()."""
+    """Runs one task type.
+
+    Subclasses set `type`, `queue` and `serializer_class` and implement run(). The
+    other hooks have working defaults.
+    """
 
     type: ClassVar[str]
     # A DRF serializer that validates and normalizes the `task` object of this type.
     serializer_class: ClassVar[type]
-    # Celery queue consuming runs of this type.
+    # Celery queue consuming runs of this type: deployers choose which workers take it.
     queue: ClassVar[str]
+    # Runs code on a worker: creating such a job needs the `jobs.run_code` permission.
+    runs_code: ClassVar[bool] = False
+
+    def permission_denied(self, task: dict[str, Any], user) -> str | None:
+        """Why `user` may not create a job with this task, or None if they may."""
+        if self.runs_code and not user.has_perm("jobs.run_code"):
+            return (
+                f"Creating {self.type} jobs needs the permission "
+                "'jobs.run_code' (Can create jobs that run code)."
+            )
+        return None
+
+    def validate_payload(self, task: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        """Validate the job's payload for this task; raise a DRF ValidationError if bad."""
+        return payload
+
+    def namespace_error(self, task: dict[str, Any], product: str, group: str) -> str | None:
+        """Why this task may not be created in the namespace product/group, or None."""
+        return None
+
+    def prepare(self, task: dict[str, Any]) -> dict[str, Any]:
+        """Turn a validated task into what is stored on the job (e.g. store uploads)."""
+        return task
 
     def run(self, context: RunContext) -> Outcome:
         raise NotImplementedError

@@ -8,6 +8,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from executors.registry import get_executor
+
 from .models import ACTIVE_JOB_STATUSES, Job, JobStatus, Run, RunStatus, Trigger
 from .publish import publish_runs
 from .retry import parse_retry
@@ -40,6 +42,7 @@ def _apply(job: Job, data: dict[str, Any]) -> None:
             setattr(job, field, data[field])
     if "task" in data:
         job.type = data["task"]["type"]
+        job.task = get_executor(job.type).prepare(data["task"])
     if "retry" in data:
         job.retry = (data["retry"] or parse_retry(None)).to_json()
     for field in ("timezone", "start_at", "end_at", "max_runs"):

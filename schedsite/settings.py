@@ -102,7 +102,23 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # without collectstatic they are found in the apps' folders.
 WHITENOISE_USE_FINDERS = True
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 1024 * 1024)  # bytes: larger is 413
+# bytes: a larger request body is refused with 413 (room for a base64 script upload)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 12 * 1024 * 1024)
+
+# Uploaded scripts are stored through Django's storage API: local files under
+# var/media by default; any backend by configuration only, e.g. S3-compatible:
+# STORAGE_BACKEND=storages.backends.s3.S3Storage with AWS_STORAGE_BUCKET_NAME,
+# AWS_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (django-storages).
+MEDIA_ROOT = env_str("MEDIA_ROOT", str(VAR_DIR / "media"))
+STORAGES = {
+    "default": {
+        "BACKEND": env_str("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
+AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -161,7 +177,15 @@ SCHED = {
     "DEFAULT_MISFIRE_GRACE": env_float("DEFAULT_MISFIRE_GRACE", 3600.0),
     "HTTP_DEFAULT_TIMEOUT": env_float("HTTP_DEFAULT_TIMEOUT", 30.0),
     "HTTP_BODY_LIMIT": env_int("HTTP_BODY_LIMIT", 64 * 1024),  # bytes kept of a response body
+    "OUTPUT_LIMIT": env_int("OUTPUT_LIMIT", 64 * 1024),  # bytes kept of stdout, of stderr
+    "SCRIPT_MAX_BYTES": env_int("SCRIPT_MAX_BYTES", 8 * 1024 * 1024),  # decoded upload size
+    "KILL_GRACE": env_float("KILL_GRACE", 2.0),  # seconds between SIGTERM and SIGKILL
+    "DOCKER_HOST": env_str("DOCKER_HOST"),  # empty: the SDK's default (DOCKER_HOST, socket)
 }
+
+# Catalog tasks: dotted paths of CatalogTask classes, besides those that installed
+# packages register under the entry point group "sched.catalog".
+CATALOG_TASKS = env_list("CATALOG_TASKS", "")
 
 LOGGING = {
     "version": 1,

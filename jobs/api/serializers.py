@@ -6,6 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 
 from executors.registry import get_executor, known_types
 from jobs.models import Concurrency, Job, Run
@@ -20,8 +21,11 @@ SCHEDULE_HELP = (
 )
 
 
-def validate_task(value: Any) -> dict[str, Any]:
-    """Validate a task object with its type's serializer; return it normalized."""
+def validate_task(value: Any, *, user=None) -> dict[str, Any]:
+    """Validate a task object with its type's serializer; return it normalized.
+
+    Raises PermissionDenied (403) when `user` may not create this kind of task.
+    """
     if not isinstance(value, dict):
         raise serializers.ValidationError("Expected an object with the task's fields.")
     task_type = value.get("type")
@@ -35,10 +39,59 @@ def validate_task(value: Any) -> dict[str, Any]:
         raise serializers.ValidationError(
             {"type": [f"Unknown task type {task_type!r}: use one of {', '.join(known_types())}."]}
         )
-    serializer = get_executor(task_type).serializer_class(data=value)
+    executor = get_executor(task_type)
+    if user is not None and executor.runs_code and not user.has_perm("jobs.run_code"):
+        raise PermissionDenied(executor.permission_denied(value, user))
+    serializer = executor.serializer_class(data=value)
     if not serializer.is_valid():
         raise serializers.ValidationError(serializer.errors)
-    return {**serializer.validated_data, "type": task_type}
+    task = {**serializer.validated_data, "type": task_type}
+    if user is not None:
+        reason = executor.permission_denied(task, user)
+        if reason:
+            raise PermissionDenied(reason)
+    return task
+
+
+def validate_schedule_fields(attrs: dict[str, Any], job: Job | None, errors: dict) -> None:
+    """Parse schedule, start_at and end_at in the job's zone and check they fit together.
+
+    Raises a ValidationError with `errors` and its own findings, if any.
+    """
+    now = timezone.now()
+    tz = attrs.get("timezone", job.timezone if job else "UTC")
+    if "schedule" in attrs:
+        try:
+            attrs["schedule"] = parse_schedule(attrs["schedule"], timezone=tz, now=now)
+        except ScheduleError as exc:
+            errors["schedule"] = [str(exc)]
+    elif job is not None and "timezone" in attrs:
+        attrs["schedule"] = Schedule.from_json(job.schedule, timezone=tz)
+    for field in ("start_at", "end_at"):
+        if attrs.get(field) is not None:
+            try:
+                moment = parse_schedule(attrs[field], timezone=tz, now=now)
+                if moment.kind != "once":
+                    raise ScheduleError("Expected a date-time or a delay.")
+                attrs[field] = moment.at
+            except ScheduleError as exc:
+                errors[field] = [str(exc)]
+    if any(field in errors for field in ("schedule", "start_at", "end_at")):
+        raise serializers.ValidationError(errors)
+    schedule = attrs.get("schedule")
+    recurring = schedule.recurring if schedule else (job.is_recurring if job else False)
+    if not recurring:
+        for field in ("start_at", "end_at", "max_runs"):
+            if attrs.get(field) is not None:
+                errors[field] = ["Only recurring schedules (every, interval, cron) take this."]
+    start = attrs.get("start_at", job.start_at if job else None)
+    end = attrs.get("end_at", job.end_at if job else None)
+    if start and end and end <= start:
+        errors["end_at"] = ["Must be after start_at."]
+    elif end and end <= now and ("end_at" in attrs or "schedule" in attrs):
+        errors["end_at"] = ["Must be in the future."]
+    if errors:
+        raise serializers.ValidationError(errors)
 
 
 class JobInputSerializer(StrictSerializer):
@@ -68,7 +121,8 @@ class JobInputSerializer(StrictSerializer):
     payload = serializers.DictField(required=False)
 
     def validate_task(self, value):
-        return validate_task(value)
+        request = self.context.get("request")
+        return validate_task(value, user=request.user if request else None)
 
     def validate_timezone(self, value: str) -> str:
         try:
@@ -87,42 +141,32 @@ class JobInputSerializer(StrictSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         job: Job | None = self.instance
-        now = timezone.now()
-        tz = attrs.get("timezone", job.timezone if job else "UTC")
-        errors: dict[str, list[str]] = {}
-        if "schedule" in attrs:
-            try:
-                attrs["schedule"] = parse_schedule(attrs["schedule"], timezone=tz, now=now)
-            except ScheduleError as exc:
-                errors["schedule"] = [str(exc)]
-        elif job is not None and "timezone" in attrs:
-            attrs["schedule"] = Schedule.from_json(job.schedule, timezone=tz)
-        for field in ("start_at", "end_at"):
-            if attrs.get(field) is not None:
-                try:
-                    moment = parse_schedule(attrs[field], timezone=tz, now=now)
-                    if moment.kind != "once":
-                        raise ScheduleError("Expected a date-time or a delay.")
-                    attrs[field] = moment.at
-                except ScheduleError as exc:
-                    errors[field] = [str(exc)]
-        if errors:
-            raise serializers.ValidationError(errors)
-        schedule = attrs.get("schedule")
-        recurring = schedule.recurring if schedule else (job.is_recurring if job else False)
-        if not recurring:
-            for field in ("start_at", "end_at", "max_runs"):
-                if attrs.get(field) is not None:
-                    errors[field] = ["Only recurring schedules (every, interval, cron) take this."]
-        start = attrs.get("start_at", job.start_at if job else None)
-        end = attrs.get("end_at", job.end_at if job else None)
-        if start and end and end <= start:
-            errors["end_at"] = ["Must be after start_at."]
-        elif end and end <= now and ("end_at" in attrs or "schedule" in attrs):
-            errors["end_at"] = ["Must be in the future."]
-        if errors:
-            raise serializers.ValidationError(errors)
+        errors: dict[str, Any] = {}
+        self._validate_task_with_job(attrs, job, errors)
+        validate_schedule_fields(attrs, job, errors)
         return attrs
+
+    def _validate_task_with_job(self, attrs, job: Job | None, errors: dict) -> None:
+        """Checks that need the task and the rest of the job: payload, namespace."""
+        namespace = self.context.get("namespace")
+        if namespace is not None:
+            for field, value in zip(("product", "group"), namespace, strict=True):
+                if attrs.get(field, value) != value:
+                    errors[field] = [f"This namespace's {field} is {value!r}."]
+                attrs[field] = value
+        task = attrs.get("task", job.task if job else None)
+        if task is None or ("task" not in attrs and "payload" not in attrs):
+            return
+        executor = get_executor(task["type"])
+        if namespace is not None:
+            problem = executor.namespace_error(task, *namespace)
+            if problem:
+                errors.setdefault("task", {})["name"] = [problem]
+        payload = attrs.get("payload", job.payload if job else {})
+        try:
+            attrs["payload"] = executor.validate_payload(task, payload)
+        except serializers.ValidationError as exc:
+            errors["payload"] = exc.detail
 
     def create(self, validated_data):  # pragma: no cover - the views call services
         raise NotImplementedError
@@ -244,4 +288,5 @@ class SchedulePreviewSerializer(StrictSerializer):
     validate_timezone = JobInputSerializer.validate_timezone
 
     def validate(self, attrs):
-        return JobInputSerializer.validate(self, attrs)
+        validate_schedule_fields(attrs, None, {})
+        return attrs

@@ -51,7 +51,7 @@ class JobViewSet(
 
     @extend_schema(request=JobInputSerializer, responses={201: JobSerializer})
     def create(self, request, *args, **kwargs):
-        data = JobInputSerializer(data=request.data)
+        data = JobInputSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         job = services.job_create(owner=request.user, data=data.validated_data)
         body = JobSerializer(job, context={"request": request}).data
@@ -60,7 +60,9 @@ class JobViewSet(
     @extend_schema(request=JobInputSerializer, responses=JobSerializer)
     def partial_update(self, request, *args, **kwargs):
         job = self.get_object()
-        data = JobInputSerializer(job, data=request.data, partial=True)
+        data = JobInputSerializer(
+            job, data=request.data, partial=True, context=self.get_serializer_context()
+        )
         data.is_valid(raise_exception=True)
         job = services.job_update(job=job, data=data.validated_data)
         return Response(JobSerializer(job, context={"request": request}).data)

@@ -81,6 +81,22 @@ def bob(e2e_stack):
     client.close()
 
 
+@pytest.fixture(scope="session")
+def carol(e2e_stack):
+    """Holds the jobs.run_code permission: may create command, script and docker jobs."""
+    client = e2e_stack.api("carol")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def dave(e2e_stack):
+    """A superuser."""
+    client = e2e_stack.api("dave")
+    yield client
+    client.close()
+
+
 @pytest.fixture
 def anon(e2e_stack):
     client = e2e_stack.api(None)

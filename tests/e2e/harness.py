@@ -7,7 +7,8 @@ The test process never opens the product's database through the Django ORM.
 Pieces:
 - `RedisServer`: a private, throw-away `redis-server` on a free loopback port.
 - `Database`: a fresh PostgreSQL database (dropped at the end) or a SQLite file.
-- `Stack`: migrate, create the users alice and bob, start gunicorn, a Celery
+- `Stack`: migrate, create the users alice and bob (ordinary), carol (may run code)
+  and dave (superuser), start gunicorn, a Celery
   worker and Celery beat (the Procfile's three processes), wait until ready.
 - `Target`: a loopback HTTP server that records every request it gets.
 - `Api`: a small `requests` wrapper with a token.
@@ -357,9 +358,14 @@ class Stack:
             "from rest_framework.authtoken.models import Token\n"
             "User = get_user_model()\n"
             "tokens = {}\n"
-            "for name in ('alice', 'bob'):\n"
+            "from django.contrib.auth.models import Permission\n"
+            "for name in ('alice', 'bob', 'carol'):\n"
             "    user = User.objects.create_user(name, f'{name}@example.com', 'e2e-password')\n"
             "    tokens[name] = Token.objects.create(user=user).key\n"
+            "User.objects.get(username='carol').user_permissions.add(\n"
+            "    Permission.objects.get(codename='run_code', content_type__app_label='jobs'))\n"
+            "dave = User.objects.create_superuser('dave', 'dave@example.com', 'e2e-password')\n"
+            "tokens['dave'] = Token.objects.create(user=dave).key\n"
             "print('E2E-TOKENS ' + json.dumps(tokens))\n"
         )
         out = self._manage("shell", "-c", script, log="users")
