@@ -8,9 +8,12 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sched
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard examples/sched-example-plugin/*.toml examples/sched-example-plugin/sched_example_plugin/*.py)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The example catalog plugin, which the tests use (a separate package, by entry point).
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall \
+		./examples/sched-example-plugin
 	touch $@
 
 run: venv

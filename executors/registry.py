@@ -9,6 +9,7 @@ from .base import Executor
 
 EXECUTORS = {
     "http": "executors.http.HttpExecutor",
+    "catalog": "executors.catalog.CatalogExecutor",
 }
 
 

@@ -75,19 +75,19 @@ class JobViewSet(
 
     @extend_schema(request=None, responses=JobSerializer)
     @action(detail=True, methods=["post"])
-    def pause(self, request, pk=None):
+    def pause(self, request, pk=None, **kwargs):
         job = services.job_pause(job=self.get_object())
         return Response(JobSerializer(job, context={"request": request}).data)
 
     @extend_schema(request=None, responses=JobSerializer)
     @action(detail=True, methods=["post"])
-    def resume(self, request, pk=None):
+    def resume(self, request, pk=None, **kwargs):
         job = services.job_resume(job=self.get_object())
         return Response(JobSerializer(job, context={"request": request}).data)
 
     @extend_schema(request=None, responses={202: RunSerializer})
     @action(detail=True, methods=["post"])
-    def run(self, request, pk=None):
+    def run(self, request, pk=None, **kwargs):
         """Run the job now, outside its schedule; answer the new run."""
         run = services.job_run_now(job=self.get_object())
         body = RunSerializer(run, context={"request": request}).data
@@ -95,7 +95,7 @@ class JobViewSet(
 
     @extend_schema(responses=RunSummarySerializer(many=True))
     @action(detail=True, methods=["get"], filterset_class=None)
-    def runs(self, request, pk=None):
+    def runs(self, request, pk=None, **kwargs):
         job = self.get_object()
         runs = job.runs.order_by("-due_at", "-attempt")
         page = self.paginate_queryset(runs)
@@ -108,7 +108,7 @@ class JobViewSet(
         responses=dict,
     )
     @action(detail=True, methods=["get"], filterset_class=None)
-    def upcoming(self, request, pk=None):
+    def upcoming(self, request, pk=None, **kwargs):
         job = self.get_object()
         count = _count_param(request)
         times = timing.upcoming(job, after=timezone.now(), count=count)

@@ -1,0 +1,75 @@
+"""Built-in catalog tasks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from jobs.api.fields import DurationSecondsField, StrictSerializer
+
+from .base import CatalogTask, TaskContext
+
+
+class EchoPayload(StrictSerializer):
+    message = serializers.CharField(max_length=10_000, required=False, default="")
+
+
+class Echo(CatalogTask):
+    """Record the payload's message: a no-op for testing schedules and wiring."""
+
+    name = "sched.echo"
+    product = "sched"
+    group = "tools"
+    description = "Record the payload's message as the run's result."
+    payload_serializer = EchoPayload
+
+    def run(self, context: TaskContext) -> dict:
+        return {"message": context.payload.get("message", ""), "attempt": context.attempt}
+
+
+class SleepPayload(StrictSerializer):
+    seconds = serializers.FloatField(min_value=0, max_value=86_400)
+
+
+class Sleep(CatalogTask):
+    """Wait, stopping early at the timeout: a stand-in for long work."""
+
+    name = "sched.sleep"
+    product = "sched"
+    group = "tools"
+    description = "Wait `seconds`, honouring the job's timeout."
+    payload_serializer = SleepPayload
+
+    def run(self, context: TaskContext) -> dict:
+        waited = context.stop.wait(context.payload["seconds"])
+        return {"slept": context.payload["seconds"], "interrupted": waited}
+
+
+class PruneRunsPayload(StrictSerializer):
+    older_than = DurationSecondsField(help_text="Delete finished runs older than this, e.g. 30d.")
+    batch = serializers.IntegerField(min_value=1, max_value=100_000, default=10_000)
+
+
+class PruneRuns(CatalogTask):
+    """Delete old finished run records, keeping each job's latest run."""
+
+    name = "sched.prune_runs"
+    product = "sched"
+    group = "maintenance"
+    description = "Delete finished runs older than `older_than` (each job keeps its last run)."
+    payload_serializer = PruneRunsPayload
+
+    def run(self, context: TaskContext) -> dict:
+        from jobs.models import FINISHED_RUN_STATUSES, Job, Run
+
+        cutoff = timezone.now() - timedelta(seconds=context.payload["older_than"])
+        keep = Job.objects.exclude(last_run=None).values("last_run_id")
+        old = (
+            Run.objects.filter(status__in=FINISHED_RUN_STATUSES, finished_at__lt=cutoff)
+            .exclude(id__in=keep)
+            .values_list("id", flat=True)[: context.payload["batch"]]
+        )
+        deleted, _ = Run.objects.filter(id__in=list(old)).delete()
+        return {"deleted": deleted, "cutoff": cutoff.isoformat()}

@@ -1,0 +1,1 @@
+"""An example catalog plugin for the scheduler."""
