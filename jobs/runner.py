@@ -156,7 +156,7 @@ def finish(run: Run, outcome: Outcome) -> bool:
         job = Job.objects.select_for_update(no_key=True).get(id=run.job_id)
         job.last_run_id = run.id
         Job.objects.filter(id=job.id).update(last_run_id=run.id)
-        if outcome.status != RunStatus.SUCCEEDED:
+        if outcome.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):  # vetoes are final
             retry_run = plan_next_attempt(job, run, Trigger.RETRY, now=now)
         settle_jobs([job.id])
     if retry_run is not None:

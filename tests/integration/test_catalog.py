@@ -183,3 +183,11 @@ def test_other_users_do_not_see_namespaced_jobs(api, bob_api):
     job = api.post(NS, catalog_job("vps4.backup_vm", {"vm_id": 7}, "1h"), format="json").json()
     assert bob_api.get(f"{NS}/{job['id']}").status_code == 404
     assert bob_api.get(NS).json()["count"] == 0
+
+
+def test_a_vetoed_run_is_not_retried(api, broker):
+    job, run = run_once(
+        api, catalog_job("vps4.backup_vm", {"vm_id": 13}, retry={"max_attempts": 3, "delay": "0s"})
+    )
+    assert run.status == RunStatus.VETOED
+    assert job.runs.count() == 1
