@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent import futures
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,6 +77,19 @@ class HttpTaskSerializer(StrictSerializer):
 
 
 _local = threading.local()
+_pool: futures.ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _requests_pool() -> futures.ThreadPoolExecutor:
+    """Threads that send the requests, reused so that their sessions keep connections."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = futures.ThreadPoolExecutor(
+                max_workers=settings.SCHED["HTTP_MAX_IN_FLIGHT"], thread_name_prefix="http"
+            )
+        return _pool
 
 
 def _session() -> requests.Session:
@@ -92,6 +106,17 @@ class HttpExecutor(Executor):
     serializer_class = HttpTaskSerializer
 
     def run(self, context: RunContext) -> Outcome:
+        """Send the request on the shared request pool; give up on it if told to stop."""
+        future = _requests_pool().submit(self._send, context)
+        while True:
+            done, _ = futures.wait([future], timeout=0.05)
+            if done:
+                return future.result()
+            if context.stop.is_set():
+                # The request thread ends by itself, at the latest at its timeout.
+                return Outcome(RunStatus.CANCELED, {}, "Stopped before the response came.")
+
+    def _send(self, context: RunContext) -> Outcome:
         task = context.task
         timeout = task.get("timeout") or context.timeout or settings.SCHED["HTTP_DEFAULT_TIMEOUT"]
         headers = {"User-Agent": USER_AGENT, **task.get("headers", {})}

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -43,6 +44,8 @@ def claim(run_id: str) -> Run | None:
         job = Job.objects.select_for_update(no_key=True).get(id=job_id)
         if job.concurrency == Concurrency.FORBID and _skip_while_busy(run_id, job, now):
             return None
+        if job.concurrency == Concurrency.REPLACE:
+            _stop_others(run_id, job)
         claimed = Run.objects.filter(
             id=run_id, status=RunStatus.PENDING, job_revision=job.revision
         ).update(status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker_name())
@@ -80,11 +83,46 @@ def _cancel_if_stale(run_id: str) -> None:
     )
 
 
-class Heartbeat:
-    """Touch run.heartbeat_at every HEARTBEAT_INTERVAL seconds while the work runs."""
+def _stop_others(run_id: str, job: Job) -> None:
+    """concurrency=replace: ask the job's running runs to stop.
 
-    def __init__(self, run_id) -> None:
+    They become `canceled` now; their worker notices at its next heartbeat, stops the
+    work and records when it stopped (finished_at). The new run waits for that.
+    """
+    Run.objects.filter(job=job, status=RunStatus.RUNNING).exclude(id=run_id).update(
+        status=RunStatus.CANCELED,
+        error=f"Replaced by run {run_id} (concurrency: replace).",
+    )
+
+
+def wait_for_replaced(run: Run) -> None:
+    """Start after the runs this one replaced have stopped, or after a bounded wait.
+
+    A replaced run whose worker died never reports; the wait ends after two heartbeat
+    intervals plus the kill grace.
+    """
+    limit = 2 * settings.SCHED["HEARTBEAT_INTERVAL"] + settings.SCHED["KILL_GRACE"] + 1.0
+    deadline = time.monotonic() + limit
+    stopping = Run.objects.filter(
+        job_id=run.job_id,
+        status=RunStatus.CANCELED,
+        finished_at__isnull=True,
+        error__startswith=f"Replaced by run {run.id}",
+    )
+    while stopping.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+class Heartbeat:
+    """Touch run.heartbeat_at every HEARTBEAT_INTERVAL seconds while the work runs.
+
+    When the run is no longer `running` in the database (replaced, or marked lost by
+    the reaper), set `stop` so the executor stops the work.
+    """
+
+    def __init__(self, run_id, stop: threading.Event | None = None) -> None:
         self.run_id = run_id
+        self.stop = stop or threading.Event()
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
 
@@ -101,9 +139,13 @@ class Heartbeat:
         try:
             while not self.done.wait(interval):
                 try:
-                    Run.objects.filter(id=self.run_id, status=RunStatus.RUNNING).update(
+                    alive = Run.objects.filter(id=self.run_id, status=RunStatus.RUNNING).update(
                         heartbeat_at=timezone.now()
                     )
+                    if not alive:
+                        log.info("run no longer running: stopping it run=%s", self.run_id)
+                        self.stop.set()
+                        return
                 except Exception:  # the database is away for a moment: beat again later
                     log.warning("heartbeat failed run=%s", self.run_id, exc_info=True)
                     close_old_connections()
@@ -128,7 +170,11 @@ def execute(run_id: str) -> str | None:
         timeout=job.timeout,
         due_at=run.due_at,
     )
-    with Heartbeat(run.id):
+    if job.concurrency == Concurrency.REPLACE:
+        wait_for_replaced(run)
+        started = timezone.now()  # the work starts once the replaced runs stopped
+        Run.objects.filter(id=run.id).update(started_at=started, heartbeat_at=started)
+    with Heartbeat(run.id, context.stop):
         try:
             outcome = get_executor(job.type).run(context)
         except Exception as exc:
@@ -151,6 +197,10 @@ def finish(run: Run, outcome: Outcome) -> bool:
             heartbeat_at=now,
         )
         if not updated:  # marked lost or canceled meanwhile: a late result changes nothing
+            # A replaced run records when it actually stopped; its replacement waits for it.
+            Run.objects.filter(
+                id=run.id, status=RunStatus.CANCELED, finished_at__isnull=True
+            ).update(finished_at=now, result=outcome.result)
             log.info("late result ignored run=%s", run.id)
             return False
         job = Job.objects.select_for_update(no_key=True).get(id=run.job_id)

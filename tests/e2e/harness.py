@@ -52,6 +52,8 @@ PRODUCT_ENV = {
     "DISPATCH_INTERVAL": "0.1",
     "REAP_INTERVAL": "1",
     "REPUBLISH_AFTER": "5",
+    # Replaced runs notice at their next heartbeat.
+    "HEARTBEAT_INTERVAL": "0.5",
     "LOG_LEVEL": "INFO",
     "PYTHONUNBUFFERED": "1",
     # The real settings, not the test process's schedsite.test_settings.

@@ -65,13 +65,6 @@ def test_forbid_never_overlaps(slow_jobs):
     assert len(requests) == statuses.count("succeeded")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "not built yet (issue 4): concurrency 'replace' is accepted but behaves as 'allow'; "
-        "the running run is not stopped"
-    ),
-)
 def test_replace_stops_the_previous_run(slow_jobs):
     runs, requests = slow_jobs["replace"]
     assert len(runs) == 4, runs

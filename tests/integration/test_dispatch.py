@@ -285,3 +285,24 @@ def test_a_fire_planned_before_a_reschedule_never_runs(alice, broker, settings):
     assert started == []
     assert all(j.revision == 2 for j in Job.objects.all())
     assert connection.vendor == "postgresql"
+
+
+def test_replace_stops_the_running_run_before_the_new_one_starts(api, broker, settings):
+    settings.SCHED = {**settings.SCHED, "HEARTBEAT_INTERVAL": 0.05}
+    job = make_job(api, {"every": "1m"}, start_at="1s", concurrency="replace")
+    dispatch.plan_due_fires()
+    old = runner.claim(str(job.runs.get().id))
+    new_run = services.job_run_now(job=job)
+    assert runner.claim(str(new_run.id)) is not None
+    old.refresh_from_db()
+    assert old.status == RunStatus.CANCELED
+    assert old.error == f"Replaced by run {new_run.id} (concurrency: replace)."
+    # The old run's worker notices at its next heartbeat and stops the work.
+    stop = threading.Event()
+    with runner.Heartbeat(old.id, stop):
+        assert stop.wait(5)
+    assert runner.finish(old, Outcome(RunStatus.CANCELED, {}, "stopped")) is False
+    old.refresh_from_db()
+    assert old.status == RunStatus.CANCELED
+    assert old.finished_at is not None  # when it really stopped: the new run waits for it
+    runner.wait_for_replaced(new_run)
