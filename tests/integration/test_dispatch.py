@@ -287,6 +287,7 @@ def test_a_fire_planned_before_a_reschedule_never_runs(alice, broker, settings):
     assert connection.vendor == "postgresql"
 
 
+@pytest.mark.django_db(transaction=True)  # the heartbeat thread has its own connection
 def test_replace_stops_the_running_run_before_the_new_one_starts(api, broker, settings):
     settings.SCHED = {**settings.SCHED, "HEARTBEAT_INTERVAL": 0.05}
     job = make_job(api, {"every": "1m"}, start_at="1s", concurrency="replace")
