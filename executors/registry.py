@@ -9,6 +9,9 @@ from .base import Executor
 
 EXECUTORS = {
     "http": "executors.http.HttpExecutor",
+    "docker": "executors.docker.DockerExecutor",
+    "command": "executors.command.CommandExecutor",
+    "script": "executors.script.ScriptExecutor",
     "catalog": "executors.catalog.CatalogExecutor",
 }
 

@@ -1,0 +1,476 @@
+"""Running a task's process on the worker: shared by the command and script executors.
+
+A run is one process started in a new session (its own process group). Its stdout and
+stderr are read by two threads that keep the first OUTPUT_LIMIT bytes of each and
+discard the rest, so a chatty child never blocks on a full pipe. A timeout or a stop
+request ends the whole group: SIGTERM, then SIGKILL after KILL_GRACE seconds. When the
+main process exits, processes it left behind in its group are ended the same way: a
+process meant to outlive its run must start its own session (setsid).
+
+The child gets a minimal environment, never the worker's: PATH, HOME, LANG, USER,
+LOGNAME and the run's SCHED_* ids, then the task's `env` on top.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import pwd
+import re
+import select
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from jobs.api.fields import DurationSecondsField, StrictSerializer
+from jobs.models import RunStatus
+
+from .base import Outcome, RunContext
+
+# The PATH of every run unless its task's env sets one; the worker's own PATH (a
+# virtualenv, deployment tooling) is not passed on.
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_LANG = "C.UTF-8"
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?$")
+MAX_ARG_BYTES = 128 * 1024  # Linux's limit on one argument or environment string
+MAX_ARGS = 4096
+MAX_ENV = 256
+
+# After the process group is gone, how long the pipe readers may wait for EOF (a
+# process that left the group with setsid may still hold the pipes open).
+DRAIN_WAIT = 1.0
+POLL_SLICE = 0.05  # seconds between checks of the stop event and the deadline
+
+
+class ProcessError(Exception):
+    """The process cannot be started: the message says why, for the run's `error`."""
+
+
+def not_started(message: str, elapsed_ms: int = 0) -> Outcome:
+    """A failed run whose process never started: the usual result keys, empty."""
+    result = {
+        "exit_code": None,
+        "stdout": "",
+        "stderr": "",
+        "stdout_truncated": False,
+        "stderr_truncated": False,
+        "elapsed_ms": elapsed_ms,
+    }
+    return Outcome(RunStatus.FAILED, result, message)
+
+
+def check_string(value: str, what: str) -> str:
+    if "\x00" in value:
+        raise serializers.ValidationError(f"{what} may not contain a NUL character.")
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_ARG_BYTES:
+        raise serializers.ValidationError(f"{what} is longer than {MAX_ARG_BYTES} bytes.")
+    return value
+
+
+class StringField(serializers.CharField):
+    """A JSON string, as is: no number or boolean turned into one, no trimming."""
+
+    default_error_messages = {"not_a_string": "Expected a string."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class ProcessTaskSerializer(StrictSerializer):
+    """The fields every process task has: env, cwd, timeout, run_as."""
+
+    env = serializers.DictField(
+        child=StringField(allow_blank=True),
+        default=dict,
+        help_text="Variables added to the run's minimal environment.",
+    )
+    cwd = StringField(
+        required=False,
+        max_length=4096,
+        help_text="Absolute working directory on the worker.",
+    )
+    timeout = DurationSecondsField(required=False)
+    run_as = StringField(
+        required=False,
+        max_length=33,
+        help_text="Run as this user of the worker host (superusers only).",
+    )
+
+    def validate_env(self, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_ENV:
+            raise serializers.ValidationError(f"At most {MAX_ENV} variables.")
+        errors = {}
+        for name, text in value.items():
+            if not ENV_NAME.match(name):
+                errors[name] = [
+                    "Not a valid variable name: letters, digits and _, not starting with a digit."
+                ]
+                continue
+            try:
+                check_string(text, "A value")
+            except serializers.ValidationError as exc:
+                errors[name] = exc.detail
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+    def validate_cwd(self, value: str) -> str:
+        check_string(value, "The directory")
+        if not value.startswith("/"):
+            raise serializers.ValidationError("Give an absolute path (starting with /).")
+        return value
+
+    def validate_run_as(self, value: str) -> str:
+        if not USER_NAME.match(value):
+            raise serializers.ValidationError(f"Not a valid user name: {value!r}.")
+        return value
+
+    def to_representation(self, instance):
+        return instance
+
+
+def process_permission_denied(task: dict[str, Any], user) -> str | None:
+    """run_as switches users on the worker host: only superusers may ask for it."""
+    if isinstance(task, dict) and task.get("run_as") and not user.is_superuser:
+        return "Only superusers may set run_as."
+    return None
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who the process runs as: the worker's own user, or run_as."""
+
+    name: str
+    uid: int
+    gid: int
+    home: str
+    groups: tuple[int, ...] = ()
+    switch: bool = False  # False: the worker's own user, no switch
+
+    def popen_kwargs(self) -> dict[str, Any]:
+        if not self.switch:
+            return {}
+        return {"user": self.uid, "group": self.gid, "extra_groups": list(self.groups)}
+
+
+def resolve_account(run_as: str | None) -> Account:
+    """The account a run uses; ProcessError when run_as cannot be honored here."""
+    euid = os.geteuid()
+    if not run_as:
+        try:
+            entry = pwd.getpwuid(euid)
+        except KeyError:  # an arbitrary uid without a passwd entry (containers)
+            return Account(name=str(euid), uid=euid, gid=os.getegid(), home="/")
+        return Account(name=entry.pw_name, uid=euid, gid=os.getegid(), home=entry.pw_dir)
+    try:
+        entry = pwd.getpwnam(run_as)
+    except KeyError:
+        raise ProcessError(f"run_as: there is no user {run_as!r} on this worker host.") from None
+    if entry.pw_uid == euid:  # already that user: nothing to switch
+        return Account(name=entry.pw_name, uid=euid, gid=os.getegid(), home=entry.pw_dir)
+    if euid != 0:
+        raise ProcessError(
+            f"run_as: cannot switch to user {run_as!r}: the worker runs as uid {euid}, not root."
+        )
+    return Account(
+        name=entry.pw_name,
+        uid=entry.pw_uid,
+        gid=entry.pw_gid,
+        home=entry.pw_dir,
+        groups=tuple(os.getgrouplist(entry.pw_name, entry.pw_gid)),
+        switch=True,
+    )
+
+
+def build_env(account: Account, context: RunContext, task_env: dict[str, str]) -> dict[str, str]:
+    """The run's environment: a minimal base, the run's ids, then the task's env."""
+    return {
+        "PATH": SAFE_PATH,
+        "HOME": account.home,
+        "LANG": DEFAULT_LANG,
+        "USER": account.name,
+        "LOGNAME": account.name,
+        "SCHED_JOB_ID": context.job_id,
+        "SCHED_RUN_ID": context.run_id,
+        "SCHED_ATTEMPT": str(context.attempt),
+        "SCHED_IDEMPOTENCY_KEY": context.idempotency_key,
+        **task_env,
+    }
+
+
+def run_task(
+    argv: list[str],
+    task: dict[str, Any],
+    context: RunContext,
+    *,
+    account: Account | None = None,
+    workdir: str | None = None,
+) -> Outcome:
+    """Run argv with the task's env, cwd, timeout and run_as; return the outcome.
+
+    cwd: the task's `cwd`, else `workdir`, else the account's home (or / if it has none).
+    timeout: the task's, else the job's, else no limit.
+    """
+    try:
+        if account is None:
+            account = resolve_account(task.get("run_as"))
+    except ProcessError as exc:
+        return not_started(str(exc))
+    cwd = task.get("cwd") or workdir or (account.home if os.path.isdir(account.home) else "/")
+    return run_process(
+        argv,
+        env=build_env(account, context, task.get("env") or {}),
+        cwd=cwd,
+        timeout=task.get("timeout") or context.timeout,
+        stop=context.stop,
+        account=account,
+    )
+
+
+class _Capture(threading.Thread):
+    """Read one pipe to EOF; keep the first `limit` bytes, drop the rest."""
+
+    def __init__(self, pipe, limit: int, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.pipe = pipe
+        self.limit = limit
+        self.data = bytearray()
+        self.truncated = False
+        self.abandon = threading.Event()
+
+    def run(self) -> None:
+        fd = self.pipe.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while not self.abandon.is_set():
+            if not poller.poll(100):
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            room = self.limit - len(self.data)
+            if room > 0:
+                self.data += chunk[:room]
+            if len(chunk) > room:
+                self.truncated = True
+
+    def text(self) -> str:
+        # JSON in PostgreSQL cannot hold NUL characters.
+        return self.data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
+def run_process(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    cwd: str,
+    timeout: float | None,
+    stop: threading.Event,
+    account: Account,
+) -> Outcome:
+    """Start argv in its own session, capture its output, enforce timeout and stop."""
+    started = time.monotonic()
+    try:
+        proc = _popen(argv, env=env, cwd=cwd, account=account)
+    except OSError as exc:
+        return not_started(_start_error(argv[0], cwd, env, account, exc), _ms_since(started))
+    limit = settings.SCHED["OUTPUT_LIMIT"]
+    readers = [
+        _Capture(proc.stdout, limit, f"stdout-{proc.pid}"),
+        _Capture(proc.stderr, limit, f"stderr-{proc.pid}"),
+    ]
+    for reader in readers:
+        reader.start()
+    pgid = proc.pid  # start_new_session: the child leads its own group
+    grace = settings.SCHED["KILL_GRACE"]
+    deadline = None if not timeout else started + timeout
+    ended_by = None
+    try:
+        while True:
+            slice_ = POLL_SLICE
+            if deadline is not None:
+                slice_ = min(slice_, max(deadline - time.monotonic(), 0))
+            try:
+                proc.wait(timeout=slice_)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if stop.is_set():
+                ended_by = RunStatus.CANCELED
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                ended_by = RunStatus.TIMED_OUT
+                break
+        # Also after a normal exit: what the process left behind in its group goes too.
+        _stop_group(proc, pgid, grace)
+    except BaseException:
+        _signal_group(pgid, signal.SIGKILL)
+        raise
+    finally:
+        proc.wait()
+        drained_by = time.monotonic() + DRAIN_WAIT
+        for reader in readers:
+            reader.join(max(drained_by - time.monotonic(), 0))
+            reader.abandon.set()
+        for reader in readers:
+            reader.join()
+        proc.stdout.close()
+        proc.stderr.close()
+    out, err = readers
+    code = proc.returncode
+    result = {
+        "exit_code": code,
+        "stdout": out.text(),
+        "stderr": err.text(),
+        "stdout_truncated": out.truncated,
+        "stderr_truncated": err.truncated,
+        "elapsed_ms": _ms_since(started),
+    }
+    if ended_by == RunStatus.TIMED_OUT:
+        return Outcome(
+            RunStatus.TIMED_OUT,
+            result,
+            f"Timed out after {timeout:g}s: the process group was stopped.",
+        )
+    if ended_by == RunStatus.CANCELED:
+        return Outcome(RunStatus.CANCELED, result, "Stopped: the process group was ended.")
+    if code == 0:
+        return Outcome(RunStatus.SUCCEEDED, result)
+    if code < 0:
+        message = f"Killed by signal {_signal_name(-code)}."
+    else:
+        message = f"Exited with code {code}."
+    last = _last_line(result["stderr"])
+    if last:
+        message = f"{message[:-1]}: {last}"
+    return Outcome(RunStatus.FAILED, result, message)
+
+
+def _popen(argv: list[str], *, env, cwd, account: Account) -> subprocess.Popen:
+    # ETXTBSY: a file just written (a script) can be briefly held open for writing by a
+    # child another worker thread forked meanwhile; it clears within moments.
+    for attempt in range(10):
+        try:
+            return subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=cwd,
+                close_fds=True,
+                start_new_session=True,
+                **account.popen_kwargs(),
+            )
+        except OSError as exc:
+            if exc.errno != errno.ETXTBSY or attempt == 9:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _start_error(program: str, cwd: str, env, account: Account, exc: OSError) -> str:
+    """A clear message for a process that could not start."""
+    if exc.filename is not None and exc.filename == cwd and program != cwd:
+        if exc.errno == errno.ENOENT:
+            return f"Cannot start {program!r}: the working directory {cwd!r} does not exist."
+        return (
+            f"Cannot start {program!r}: cannot enter the working directory {cwd!r}: {exc.strerror}."
+        )
+    if exc.errno == errno.ENOENT:
+        if "/" in program:
+            return f"Cannot start {program!r}: no such file."
+        return f"Cannot start {program!r}: command not found in PATH={env.get('PATH', '')}."
+    if exc.errno == errno.EACCES:
+        return f"Cannot start {program!r}: permission denied (not executable by {account.name})."
+    if exc.errno == errno.ENOEXEC:
+        return (
+            f"Cannot start {program!r}: exec format error (not a binary for this host, "
+            "or a script without a '#!' line)."
+        )
+    if exc.filename is None and account.switch:
+        return f"Cannot start {program!r} as {account.name!r}: {exc.strerror or exc}."
+    return f"Cannot start {program!r}: {exc.strerror or exc}."
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Signal a process group; False when it no longer exists."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    """Does any live (non-zombie) process remain in the group?"""
+    if not _signal_group(pgid, 0):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no procfs: trust kill(0)
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # After "pid (comm)": state, ppid, pgrp, ...
+        if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] != b"Z":
+            return True
+    return False
+
+
+def _stop_group(proc: subprocess.Popen, pgid: int, grace: float) -> None:
+    """SIGTERM the group; SIGKILL what is left after `grace` seconds."""
+    if proc.poll() is not None and not _group_alive(pgid):
+        return  # the common case: the process exited and left nothing behind
+    if not _signal_group(pgid, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if proc.poll() is not None and not _group_alive(pgid):
+            return
+        time.sleep(0.02)
+    _signal_group(pgid, signal.SIGKILL)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def _last_line(text: str, limit: int = 200) -> str:
+    for line in reversed(text.splitlines()):
+        if line.strip():
+            line = line.strip()
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+    return ""
+
+
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
