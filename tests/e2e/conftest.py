@@ -6,7 +6,9 @@ The stack runs on a fresh database: PostgreSQL when DATABASE_URL starts with
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 
 import pytest
 
@@ -47,11 +49,53 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(summary)
 
 
+def _podman_docker_host() -> tuple[str | None, str]:
+    """(DOCKER_HOST of a Podman service, "") or (None, why Podman cannot run here)."""
+    directory = os.environ.get("SCHED_PODMAN_DIR", "/tmp/sched-podman")
+    try:
+        done = subprocess.run(
+            [str(harness.ROOT / "scripts" / "podman-setup.sh"), directory],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=900,  # a first run may install the packages
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"scripts/podman-setup.sh did not run: {exc}"
+    lines = done.stdout.strip().splitlines()
+    if done.returncode == 0 and lines and lines[-1].startswith("DOCKER_HOST="):
+        return lines[-1].removeprefix("DOCKER_HOST="), ""
+    return None, (
+        f"Podman is not available here (scripts/podman-setup.sh {directory} exited "
+        f"{done.returncode}): {done.stderr.strip()[-800:]}"
+    )
+
+
 @pytest.fixture(scope="session")
 def e2e_stack(tmp_path_factory):
-    """Redis, a fresh database, migrations, users alice and bob, web + worker + beat."""
+    """Redis, a fresh database, migrations, users alice and bob, web + worker + beat.
+
+    The processes get the DOCKER_HOST of a Podman service (scripts/podman-setup.sh) for
+    docker tasks; `stack.docker_host` is None when Podman cannot run here, and
+    `stack.docker_unavailable` says why.
+    """
     workdir = tmp_path_factory.mktemp("e2e")
-    with harness.Stack(workdir, database_url=os.environ.get("DATABASE_URL")) as stack:
+    docker_host, why = _podman_docker_host()
+    previous = os.environ.get("DOCKER_HOST")
+    with contextlib.ExitStack() as cleanup:
+        try:  # the stack copies os.environ when it starts
+            if docker_host:
+                os.environ["DOCKER_HOST"] = docker_host
+            stack = cleanup.enter_context(
+                harness.Stack(workdir, database_url=os.environ.get("DATABASE_URL"))
+            )
+        finally:
+            if previous is None:
+                os.environ.pop("DOCKER_HOST", None)
+            else:
+                os.environ["DOCKER_HOST"] = previous
+        stack.docker_host = docker_host
+        stack.docker_unavailable = why
         yield stack
 
 
