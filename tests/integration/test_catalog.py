@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
+from catalog import CatalogTask, registry
 from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
 
@@ -191,3 +193,38 @@ def test_a_vetoed_run_is_not_retried(api, broker):
     )
     assert run.status == RunStatus.VETOED
     assert job.runs.count() == 1
+
+
+class ExtraTask(CatalogTask):
+    name = "tests.extra"
+    product = "tests"
+    group = "extra"
+    description = "Registered by the CATALOG_TASKS setting."
+
+    def run(self, context):
+        return {}
+
+
+class ClashingTask(ExtraTask):
+    name = "sched.echo"
+
+
+@pytest.fixture
+def fresh_registry():
+    registry.catalog.cache_clear()
+    yield
+    registry.catalog.cache_clear()
+
+
+def test_tasks_are_registered_by_the_setting_too(api, settings, fresh_registry):
+    settings.CATALOG_TASKS = ["tests.integration.test_catalog.ExtraTask"]
+    names = [t["name"] for t in api.get("/api/v1/catalog?product=tests").json()["results"]]
+    assert names == ["tests.extra"]
+    schema = api.get("/api/v1/catalog?product=tests").json()["results"][0]["payload_schema"]
+    assert schema["properties"] == {}
+
+
+def test_a_name_registered_twice_is_a_configuration_error(settings, fresh_registry):
+    settings.CATALOG_TASKS = ["tests.integration.test_catalog.ClashingTask"]
+    with pytest.raises(ImproperlyConfigured, match="registered twice"):
+        registry.catalog()
