@@ -73,3 +73,48 @@ class PruneRuns(CatalogTask):
         )
         deleted, _ = Run.objects.filter(id__in=list(old)).delete()
         return {"deleted": deleted, "cutoff": cutoff.isoformat()}
+
+
+class PruneScriptsPayload(StrictSerializer):
+    older_than = DurationSecondsField(
+        positive=False, default=86_400.0, help_text="Only files stored longer ago than this."
+    )
+
+
+class PruneScripts(CatalogTask):
+    """Delete stored script uploads that no job refers to any more."""
+
+    name = "sched.prune_scripts"
+    product = "sched"
+    group = "maintenance"
+    description = (
+        "Delete stored scripts no job refers to (left by changed or failed uploads), "
+        "once older than `older_than`."
+    )
+    payload_serializer = PruneScriptsPayload
+
+    ROOT = "scripts"
+
+    def run(self, context: TaskContext) -> dict:
+        from django.core.files.storage import default_storage
+
+        from jobs.models import Job
+
+        cutoff = timezone.now() - timedelta(seconds=context.payload["older_than"])
+        referenced = set(
+            Job.objects.filter(type="script").values_list("task__content_path", flat=True)
+        )
+        deleted = kept = 0
+        folders, _ = (
+            default_storage.listdir(self.ROOT) if default_storage.exists(self.ROOT) else ([], [])
+        )
+        for folder in folders:
+            _, files = default_storage.listdir(f"{self.ROOT}/{folder}")
+            for name in files:
+                path = f"{self.ROOT}/{folder}/{name}"
+                if path in referenced or default_storage.get_modified_time(path) > cutoff:
+                    kept += 1
+                    continue
+                default_storage.delete(path)
+                deleted += 1
+        return {"deleted": deleted, "kept": kept}

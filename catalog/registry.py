@@ -19,6 +19,7 @@ BUILTIN = (
     "catalog.builtin.Echo",
     "catalog.builtin.Sleep",
     "catalog.builtin.PruneRuns",
+    "catalog.builtin.PruneScripts",
 )
 
 

@@ -352,3 +352,30 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
     except FileNotFoundError:
         return False
+
+
+def test_prune_scripts_deletes_stored_scripts_no_job_refers_to(coder, broker, media):
+    response = create(coder, {"content": b64("#!/bin/sh\necho one\n")}, schedule="in 1h")
+    job_id = response.json()["id"]
+    first = response.json()["task"]["content_path"]
+    second = coder.patch(
+        f"/api/v1/jobs/{job_id}",
+        {"task": {"type": "script", "content": b64("#!/bin/sh\necho two\n")}},
+        "json",
+    ).json()["task"]["content_path"]
+    pruner = coder.post(
+        "/api/v1/jobs",
+        {
+            "task": {"type": "catalog", "name": "sched.prune_scripts"},
+            "payload": {"older_than": "0s"},
+            "schedule": "1s",
+        },
+        "json",
+    ).json()
+    dispatch.plan_due_fires()
+    runner.execute(str(Job.objects.get(id=pruner["id"]).runs.get().id))
+    run = Job.objects.get(id=pruner["id"]).runs.get()
+    assert run.status == "succeeded", run.error
+    assert run.result == {"deleted": 1, "kept": 1}
+    assert not default_storage.exists(first)  # replaced by the PATCH
+    assert default_storage.exists(second)  # still the job's script
