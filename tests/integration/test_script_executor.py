@@ -354,6 +354,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.django_db(transaction=True)  # catalog tasks run in a thread of their own
 def test_prune_scripts_deletes_stored_scripts_no_job_refers_to(coder, broker, media):
     response = create(coder, {"content": b64("#!/bin/sh\necho one\n")}, schedule="in 1h")
     job_id = response.json()["id"]
