@@ -19,12 +19,20 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard examples/sc
 run: venv
 	$(BIN)/python scripts/run.py
 
-# The whole suite on PostgreSQL, then the API and end-to-end smoke tests on SQLite.
-test: test-postgres test-sqlite
+# The whole suite on PostgreSQL, the fault-injection suite, then the API and end-to-end
+# smoke tests on SQLite.
+test: test-postgres test-faults test-sqlite
 
 test-postgres: venv podman
 	DATABASE_URL=$(TEST_DATABASE_URL) SCHED_PODMAN_DIR=$(PODMAN_DIR) \
-		$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+		$(BIN)/pytest -n 2 --dist loadfile -m "not faults" $(PYTEST_ARGS)
+
+# Fault injection (tests/faults): kills and restarts real workers, beats, Redis and a
+# PostgreSQL cluster of its own (initdb, a free port), hundreds of jobs per test. Serial, a
+# few minutes; it never touches the server at TEST_DATABASE_URL. Figures in the summary.
+.PHONY: test-faults
+test-faults: venv
+	$(BIN)/pytest tests/faults -p no:xdist -m faults $(PYTEST_ARGS)
 
 test-sqlite: venv podman
 	DATABASE_URL= SCHED_PODMAN_DIR=$(PODMAN_DIR) $(BIN)/pytest -m smoke $(PYTEST_ARGS)
@@ -43,3 +51,15 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) var staticfiles
+
+# Benchmarks (bench/, never timed tests): a fresh bench_* database on the PostgreSQL of
+# BENCH_DATABASE_URL and a private redis-server; prints the table and writes it, with the
+# fire-lag plot, into docs/benchmarks.md. bench: a few minutes; bench-full: 1M jobs, profiles.
+BENCH_DATABASE_URL ?= $(TEST_DATABASE_URL)
+.PHONY: bench bench-full
+bench: venv
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_COMMAND="make bench" $(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-full: venv
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_COMMAND="make bench-full" \
+		$(BIN)/python -m bench --full --profile $(BENCH_ARGS)

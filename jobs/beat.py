@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from django.conf import settings
 from django.db import close_old_connections
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from . import reaper
 from .dispatch import dispatch
 
 log = logging.getLogger(__name__)
 
 
 class DispatchingScheduler(DatabaseScheduler):
-    """Run the dispatcher in the beat process every DISPATCH_INTERVAL seconds.
+    """Run the dispatcher in the beat process every DISPATCH_INTERVAL seconds, and the
+    reaper every REAP_INTERVAL seconds.
 
-    Planning in beat itself (not as a task on a worker) keeps the clock off the
-    worker queues, so a busy worker pool never delays a fire's planning.
+    Planning in beat itself (not as a task on a worker) keeps the clock off the worker
+    queues, so a busy worker pool never delays a fire's planning.
+
+    The reaper runs here too, for the same reason. As a Celery task on the housekeeping
+    queue it waited for a free worker thread: with the workers busy with long runs, a dead
+    worker's runs were found lost only when some run ended (22 s instead of LOST_AFTER=3 s
+    in tests/faults), and lost messages waited as long. django-celery-beat also stores an
+    interval in whole seconds: REAP_INTERVAL=0.5 became 0 and two beats sent the reap task
+    dozens of times a second. Several beats may reap at once: the reaper locks the runs it
+    works on with SKIP LOCKED and its updates are conditional.
     """
+
+    _next_reap: float = 0.0
 
     def tick(self, *args, **kwargs) -> float:
         interval = super().tick(*args, **kwargs)
@@ -29,4 +42,17 @@ class DispatchingScheduler(DatabaseScheduler):
         except Exception:  # the database is away: try again at the next tick
             log.exception("dispatch failed; retrying at the next tick")
             close_old_connections()
+        self._reap_when_due()
         return min(interval, settings.SCHED["DISPATCH_INTERVAL"])
+
+    def _reap_when_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_reap:
+            return
+        self._next_reap = now + settings.SCHED["REAP_INTERVAL"]
+        try:
+            reaper.republish_stale_pending()
+            reaper.recover_lost_runs()
+        except Exception:  # the database is away: try again at the next interval
+            log.exception("reaping failed; retrying in REAP_INTERVAL")
+            close_old_connections()

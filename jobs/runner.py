@@ -10,7 +10,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -225,15 +225,27 @@ def plan_next_attempt(job: Job, run: Run, trigger: str, *, now) -> Run | None:
         due = now + policy.delay_after(run.attempt)
     else:  # recovery of a lost run: always, at once
         due = now
-    return Run.objects.create(
-        job=job,
-        job_revision=job.revision,
-        due_at=due,
-        attempt=run.attempt + 1,
-        trigger=trigger,
-        idempotency_key=run.idempotency_key,
-        status=RunStatus.PENDING,
-    )
+    # The unique key (job, revision, due time, attempt) holds across the job's fires: two
+    # fires of one job lost in one reaper pass were both planned at the pass's `now`, the
+    # second insert failed, and it rolled back the whole pass, every pass after it too (no
+    # lost run was ever recovered again; found by tests/faults). Another due time a
+    # microsecond later is the same moment for the attempt; a savepoint keeps the caller's
+    # transaction usable after the conflict.
+    for nudge in range(1000):
+        try:
+            with transaction.atomic():
+                return Run.objects.create(
+                    job=job,
+                    job_revision=job.revision,
+                    due_at=due + timedelta(microseconds=nudge),
+                    attempt=run.attempt + 1,
+                    trigger=trigger,
+                    idempotency_key=run.idempotency_key,
+                    status=RunStatus.PENDING,
+                )
+        except IntegrityError:
+            continue
+    raise IntegrityError(f"no free due time for attempt {run.attempt + 1} of run {run.id}")
 
 
 def _publish_if_due(run: Run) -> None:

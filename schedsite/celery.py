@@ -2,10 +2,42 @@
 
 import os
 
+import redis
 from celery import Celery
+from kombu.transport import redis as kombu_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schedsite.settings")
 
 app = Celery("schedsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["jobs"])
+
+
+class RedisChannel(kombu_redis.Channel):
+    """kombu's Redis channel, failing with a connection error once its connection is gone.
+
+    With celery 5.7 / kombu 5.7, when Redis goes away (restart, failover) while a worker
+    holds unacknowledged messages (ETA messages, prefetched or running tasks), the worker
+    drops the dead connection and detaches its transport; the old channel is then closed
+    again (restoring its unacked messages) and running tasks ack late on it. Both need a
+    new Redis client, which kombu cannot build without the connection's parameters:
+    `AttributeError: 'NoneType' object has no attribute 'hostname'`. That is not a
+    connection error, so Celery reports an "Unrecoverable error" and the worker shuts down
+    instead of reconnecting (found by tests/faults/test_broker_loss.py).
+
+    Raised as a connection error, it is what it is: Celery logs it and reconnects. The
+    messages it could not restore or ack are harmless to drop: Redis lost them anyway,
+    and the database is the source of truth (the reaper publishes again every run still
+    pending REPUBLISH_AFTER past its due time; the claim drops duplicates).
+    """
+
+    def _connparams(self, asynchronous=False):
+        if self.connection is None or self.connection.client is None:
+            raise redis.exceptions.ConnectionError("the broker connection was closed")
+        return super()._connparams(asynchronous=asynchronous)
+
+
+class RedisTransport(kombu_redis.Transport):
+    """The Redis transport with RedisChannel (settings: CELERY_BROKER_TRANSPORT)."""
+
+    Channel = RedisChannel

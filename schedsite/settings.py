@@ -84,6 +84,18 @@ else:
     # No OPTIONS["pool"]: a pool shared across prefork children breaks (celery 9953).
     _db["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)  # seconds
     _db["CONN_HEALTH_CHECKS"] = True
+    # A process that stalls inside a transaction (frozen, partitioned from the database)
+    # keeps its row locks: the reaper skips locked runs, so what it had locked could never
+    # be recovered (tests/faults: a SIGSTOPped worker). PostgreSQL ends a session idle in a
+    # transaction after this long, releasing them; the product's transactions take
+    # milliseconds. 0 turns it off.
+    _idle_tx = env_float("DB_IDLE_IN_TRANSACTION_TIMEOUT", 60.0)  # seconds
+    if _idle_tx > 0:
+        _options = _db.setdefault("OPTIONS", {})
+        _options["options"] = (
+            f"{_options.get('options', '')} "
+            f"-c idle_in_transaction_session_timeout={int(_idle_tx * 1000)}"
+        ).strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -150,6 +162,10 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis broker; results live in the database (Run rows), not in Celery.
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport, made to survive a Redis restart (see schedsite/celery.py); for
+# redis:// URLs only (rediss://, sentinel:// keep kombu's own transports).
+if REDIS_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "schedsite.celery:RedisTransport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -175,6 +191,8 @@ SCHED = {
     "DISPATCH_BATCH": env_int("DISPATCH_BATCH", 1000),
     "MESSAGE_EXPIRES": env_float("MESSAGE_EXPIRES", 300.0),
     "REPUBLISH_AFTER": env_float("REPUBLISH_AFTER", 30.0),
+    # How often beat runs the reaper (lost messages, dead workers); any fraction of a second.
+    "REAP_INTERVAL": env_float("REAP_INTERVAL", 5.0),
     "HEARTBEAT_INTERVAL": env_float("HEARTBEAT_INTERVAL", 5.0),
     "LOST_AFTER": env_float("LOST_AFTER", 30.0),
     "DEFAULT_MISFIRE_GRACE": env_float("DEFAULT_MISFIRE_GRACE", 3600.0),
@@ -202,11 +220,6 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# Housekeeping only; jobs are not PeriodicTasks (see docs/design.md).
-CELERY_BEAT_SCHEDULE = {
-    "reap": {
-        "task": "jobs.reap",
-        "schedule": env_float("REAP_INTERVAL", 5.0),
-        "options": {"queue": "housekeeping", "expires": 30},
-    },
-}
+# Jobs are not PeriodicTasks (see docs/design.md); the reaper runs in beat itself, every
+# REAP_INTERVAL (jobs/beat.py), not as a periodic task on a worker queue.
+CELERY_BEAT_SCHEDULE = {}

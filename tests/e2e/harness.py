@@ -133,6 +133,8 @@ class Process:
     def __init__(self, name: str, argv: list[str], *, env: dict, cwd: Path, log: Path):
         self.name = name
         self.log = log
+        # A restarted process appends to the same log: its own output starts here.
+        self.log_offset = log.stat().st_size if log.exists() else 0
         self._log_file = open(log, "ab")  # noqa: SIM115 - closed in stop()
         try:
             self.proc = subprocess.Popen(
@@ -156,6 +158,20 @@ class Process:
             return self.log.read_text(errors="replace")
         except OSError:
             return ""
+
+    def own_log_text(self) -> str:
+        """The log written by this process (not by an earlier one of the same name)."""
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(self.log_offset)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def signal(self, sig: int) -> None:
+        """Send `sig` to the process's whole group (e.g. SIGKILL, SIGSTOP, SIGCONT)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
 
     def stop(self, grace: float = 10.0) -> None:
         try:
@@ -226,9 +242,20 @@ class RedisServer:
         except OSError:
             return False
 
-    def stop(self) -> None:
+    def stop(self, *, kill: bool = False) -> None:
+        """Stop the server; `kill=True` sends SIGKILL first, like a crash."""
         if self.process is not None:
+            if kill:
+                self.process.signal(signal.SIGKILL)
+                self.process.proc.wait(5)
             self.process.stop(grace=5)
+
+    def restart(self, *, down_for: float = 0.0) -> None:
+        """Kill the server and start an empty one on the same port (no persistence: all
+        keys are gone, as after a crash of a Redis without AOF/RDB)."""
+        self.stop(kill=True)
+        time.sleep(down_for)
+        self.start()
 
 
 class Database:
@@ -273,7 +300,14 @@ class Database:
 class Stack:
     """Redis, a fresh database, migrations, users, and the web, worker and beat processes."""
 
-    def __init__(self, workdir: Path, *, database_url: str | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+        worker_concurrency: int = 8,
+    ):
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.redis = RedisServer(workdir)
@@ -284,6 +318,9 @@ class Stack:
         self.extra: dict[str, Process] = {}  # started by a test, stopped by it
         self.tokens: dict[str, str] = {}
         self.env: dict[str, str] = {}
+        self.env_overrides = dict(env or {})  # on top of PRODUCT_ENV
+        self.worker_concurrency = worker_concurrency
+        self.argv: dict[str, list[str]] = {}  # how each process in `processes` was started
         self._exit = contextlib.ExitStack()
 
     # -- lifecycle
@@ -316,6 +353,7 @@ class Stack:
         self.env = {
             **os.environ,
             **PRODUCT_ENV,
+            **self.env_overrides,
             "DATABASE_URL": self.db.url,
             "REDIS_URL": self.redis.url,
             "VAR_DIR": str(var),
@@ -379,7 +417,28 @@ class Stack:
     def _spawn(self, name: str, argv: list[str]) -> None:
         process = Process(name, argv, env=self.env, cwd=ROOT, log=self.workdir / f"{name}.log")
         self.processes[name] = process
+        self.argv[name] = argv
         self._exit.callback(process.stop)
+
+    def restart_process(self, name: str, *, wait: bool = True) -> Process:
+        """Stop one of the stack's processes (if still running) and start it again."""
+        self.processes[name].stop()
+        self._spawn(name, self.argv[name])
+        if wait:
+            self.wait_process_ready(self.processes[name])
+        return self.processes[name]
+
+    @staticmethod
+    def wait_process_ready(process: Process, timeout: float = 30) -> None:
+        """Wait until a (re)started web, worker or beat process says it is ready."""
+        marks = ("beat: Starting", " ready.", "Booting worker")
+
+        def ready() -> bool:
+            if not process.alive():
+                raise RuntimeError(f"{process.name} exited:\n{tail(process.log)}")
+            return any(mark in process.own_log_text() for mark in marks)
+
+        wait_until(ready, timeout=timeout, interval=0.1, what=f"{process.name} to be ready")
 
     def beat_argv(self, name: str = "beat") -> list[str]:
         return [
@@ -392,6 +451,26 @@ class Stack:
             "--pidfile=",
             "--schedule",
             str(self.workdir / f"{name}-schedule"),
+        ]
+
+    def worker_argv(self, hostname: str = "e2e-worker@%h") -> list[str]:
+        return [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "schedsite",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(self.worker_concurrency),
+            "--queues",
+            "http,command,script,docker,catalog,housekeeping",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            hostname,
         ]
 
     def start_extra(self, name: str, argv: list[str]) -> Process:
@@ -426,27 +505,7 @@ class Stack:
                 str(self.workdir / "gunicorn.ctl"),
             ],
         )
-        self._spawn(
-            "worker",
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "schedsite",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--pool",
-                "threads",
-                "--concurrency",
-                "8",
-                "--queues",
-                "http,command,script,docker,catalog,housekeeping",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                "e2e-worker@%h",
-            ],
-        )
+        self._spawn("worker", self.worker_argv())
         self._spawn("beat", self.beat_argv("beat"))
 
     def _wait_ready(self) -> None:
