@@ -216,3 +216,16 @@ def test_admin_actions_go_through_the_services(client, django_user_model, api):
     assert (paused.status, paused.next_run_at, paused.revision) == ("paused", None, 2)
     client.post("/admin/jobs/job/", {"action": "cancel", "_selected_action": [job["id"]]})
     assert Job.objects.get(id=job["id"]).status == "canceled"
+
+
+def test_a_database_outage_is_a_retryable_503(api, monkeypatch):
+    from django.db import OperationalError
+
+    def unavailable(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("jobs.api.views.services.job_run_now", unavailable)
+    job = create(api)
+    response = api.post(f"/api/v1/jobs/{job['id']}/run")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
