@@ -1,0 +1,279 @@
+"""Render benchmark results as Markdown, write them into docs/benchmarks.md, plot fire lag."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .infra import ROOT
+
+DOC = ROOT / "docs" / "benchmarks.md"
+PLOT = ROOT / "docs" / "benchmarks-fire-lag.png"
+BEGIN = "<!-- bench:begin (written by `make bench` / `make bench-full`; edit outside) -->"
+END = "<!-- bench:end -->"
+
+
+def _n(value, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _lag_name(label: str) -> str:
+    if label.startswith("now"):
+        return "`now` jobs, API 201 -> target"
+    base, _, variant = label.partition(", ")
+    name = "1,000 due in one second" if base == "burst" else f"{base} steady"
+    return f"{name}, {variant}" if variant else name
+
+
+def render(results: dict, meta: dict) -> str:
+    out = [
+        f"Measured {meta['date']} on {meta['cores']} cores ({meta['machine']}, PostgreSQL "
+        f"{meta['postgres']}, private redis-server), {meta['mode']} mode, "
+        f"{meta['took_s'] / 60:.1f} min: `{meta['command']}`.",
+        "",
+    ]
+    targets: list[tuple[str, str, str, str]] = []
+
+    lag = results.get("fire_lag")
+    if lag:
+        out += [
+            "### 1. Fire lag (request received at the target - due time)",
+            "",
+            "| load | fires | received | p50 ms | p95 ms | p99 ms | max ms "
+            "| all started after | delivered/s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for label, s in lag.items():
+            name = _lag_name(label)
+            out.append(
+                f"| {name} | {_n(s['fires'])} | {_n(s['received'])} | {_n(s['p50'])} | "
+                f"{_n(s['p95'])} | {_n(s['p99'])} | {_n(s['max'])} | "
+                f"{_n(s['all_started_after_s'], 2)} s | {_n(s['delivered_per_s'])} |"
+            )
+        now = results.get("now_lag")
+        if now:
+            for key, what in (
+                ("from_201", "API 201 -> target"),
+                ("from_post", "POST sent -> target"),
+            ):
+                s = now[key]
+                out.append(
+                    f"| `now` jobs, {what} (10/s) | {_n(s['n'])} | {_n(s['n'])} | {_n(s['p50'])} | "
+                    f"{_n(s['p95'])} | {_n(s['p99'])} | {_n(s['max'])} | | |"
+                )
+        out.append("")
+        for label, s in lag.items():
+            targets.append(
+                (
+                    f"fire lag p50 < 20 ms, p99 < 100 ms ({label})",
+                    f"p50 {_n(s['p50'])} ms, p99 {_n(s['p99'])} ms",
+                    _met(s["p50"] < 20 and s["p99"] < 100),
+                    "",
+                )
+            )
+
+    rows = results.get("dispatch")
+    if rows:
+        out += [
+            "### 2. Dispatch capacity (`jobs.dispatch.dispatch()`, in process) and memory",
+            "",
+            "| jobs in the database | due | load s | fires/s planned + published | plan only /s | "
+            "publish only /s | publish only, batched apply_async /s (prototype) | "
+            "set-based planner + prepared batched publish, overlapped /s (prototype) "
+            "| beat RSS MiB | worker RSS MiB |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in rows:
+            out.append(
+                f"| {_n(r['jobs'])} | {_n(r['due'])} | {_n(r['load_s'], 1)} | "
+                f"**{_n(r['fires_per_s'])}** | {_n(r['plan_per_s'])} | {_n(r['publish_per_s'])} | "
+                f"{_n(r['batched_publish_per_s'])} | {_n(r.get('fast_fires_per_s'))} | "
+                f"{_n(r['rss_beat_mib'])} | "
+                f"{_n(r['rss_worker_mib'])} |"
+            )
+        first, last = rows[0], rows[-1]
+        ratio = last["fires_per_s"] / first["fires_per_s"]
+        out += [
+            "",
+            f"Fires/s at {_n(last['jobs'])} jobs / at {_n(first['jobs'])} jobs: **{ratio:.2f}**. "
+            f"Beat RSS ratio {last['rss_beat_mib'] / first['rss_beat_mib']:.2f}, worker RSS ratio "
+            f"{last['rss_worker_mib'] / first['rss_worker_mib']:.2f}.",
+            "",
+        ]
+        worst = min(r["fires_per_s"] for r in rows)
+        targets.append(
+            (
+                "dispatch >= 5,000 fires/s, flat in the number of jobs",
+                f"{_n(worst)}/s at worst; ratio {ratio:.2f} "
+                f"({_n(last['jobs'])} vs {_n(first['jobs'])})",
+                _met(worst >= 5000 and ratio >= 0.8),
+                "",
+            )
+        )
+        mem_ratio = max(
+            last["rss_beat_mib"] / first["rss_beat_mib"],
+            last["rss_worker_mib"] / first["rss_worker_mib"],
+        )
+        targets.append(
+            (
+                "beat and worker memory flat in the number of jobs",
+                f"largest RSS ratio {mem_ratio:.2f}",
+                _met(mem_ratio <= 1.2),
+                "",
+            )
+        )
+
+    e2e = results.get("e2e")
+    if e2e:
+        out += [
+            "### 3. End-to-end throughput "
+            "(one worker as in the Procfile: threads pool, 16 threads)",
+            "",
+            "| what | per second | ratio to raw Celery | worker CPU ms/run "
+            "| PostgreSQL CPU ms/run | beat CPU ms/run |",
+            "|---|---:|---:|---:|---:|---:|",
+            f"| raw Celery no-op tasks drained, same worker configuration "
+            f"| {_n(e2e['raw_per_s'])} | 1 | | | |",
+        ]
+        if "raw_http_per_s" in e2e:
+            out.append(
+                "| raw Celery tasks doing one GET to the target each (`bench.fire`), same "
+                f"worker configuration | {_n(e2e['raw_http_per_s'])} "
+                f"| {e2e['raw_http_per_s'] / e2e['raw_per_s']:.2f} | | | |"
+            )
+        for i, v in enumerate(e2e.get("variants", [])):
+            label = (
+                f"HTTP runs completed and recorded ({_n(e2e['runs'])} due at once): {v['label']}"
+            )
+            ratio = v["per_s"] / e2e["raw_per_s"]
+            out.append(
+                f"| {label} | {_n(v['per_s'])} | {'**' if i == 0 else ''}{ratio:.2f}"
+                f"{'**' if i == 0 else ''} | {_n(v['worker_cpu_ms_per_run'], 1)} "
+                f"| {_n(v.get('pg_cpu_ms_per_run'), 1)} | {_n(v['beat_cpu_ms_per_run'], 1)} |"
+            )
+        out.append("")
+        targets.append(
+            (
+                "end-to-end >= 0.7 of raw Celery",
+                f"{e2e['ratio']:.2f}",
+                _met(e2e["ratio"] >= 0.7),
+                "",
+            )
+        )
+
+    api = results.get("api")
+    if api:
+        out += [
+            f"### 4. API: `POST /jobs` under gunicorn (2 processes x 4 threads), "
+            f"{api['clients']} client threads",
+            "",
+            "| creations/s | p50 ms | p95 ms | p99 ms | max ms | errors |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {_n(api['per_s'])} | {_n(api['p50'])} | {_n(api['p95'])} | {_n(api['p99'])} | "
+            f"{_n(api['max'])} | {api['errors']} |",
+            "",
+        ]
+
+    base = results.get("baseline")
+    if base:
+        dcb, ours = base["dcb"], base["ours"]
+        out += [
+            f"### 5. Baseline: {_n(base['jobs'])} interval jobs every {base['every']} s, "
+            f"fires delivered in {base['window']:g} s",
+            "",
+            "| setup | due fires | sent by beat / planned | delivered to the target | "
+            "beat CPU (1 = one core) |",
+            "|---|---:|---:|---:|---:|",
+            f"| django-celery-beat, one `PeriodicTask` per job | {_n(dcb['due'])} | "
+            f"{_n(dcb['sent'])} | {_n(dcb['delivered'])} | {dcb['beat_cpu']:.2f} |",
+            f'| ours, jobs `{{"every": "{base["every"]}s"}}` | {_n(ours["due"])} | '
+            f"{_n(ours['sent'])} | {_n(ours['delivered'])} | {ours['beat_cpu']:.2f} |",
+            f"| **ratio ours / django-celery-beat** | | "
+            f"**{ours['sent'] / max(dcb['sent'], 1):.1f}** | "
+            f"**{ours['delivered'] / max(dcb['delivered'], 1):.1f}** | |",
+            "",
+        ]
+
+    cpu = results.get("cpu")
+    if cpu:
+        out += [
+            f"### CPU in use during each benchmark (cores, of {meta['cores']}; lower bounds)",
+            "",
+            "| benchmark | seconds | bench processes | bench database backends | "
+            "everything else on the machine |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        out += [
+            f"| {name} | {c['seconds']:.0f} | {c['ours']:.2f} | {c['pg']:.2f} | {c['others']:.2f} |"
+            for name, c in cpu.items()
+        ]
+        out.append("")
+
+    if targets:
+        out += ["### Targets (shared/DESIGN.md)", "", "| target | measured | |", "|---|---|---|"]
+        out += [f"| {t} | {m} | {ok} |" for t, m, ok, _ in targets]
+        out.append("")
+    return "\n".join(out)
+
+
+def write(text: str, lags: dict[str, list[float]], meta: dict) -> None:
+    body = f"{BEGIN}\n\n{text}\n![fire lag](benchmarks-fire-lag.png)\n\n{END}"
+    if DOC.exists():
+        doc = DOC.read_text()
+        if BEGIN in doc and END in doc:
+            head, rest = doc.split(BEGIN, 1)
+            tail = rest.split(END, 1)[1]
+            DOC.write_text(head + body + tail)
+        else:
+            DOC.write_text(doc.rstrip() + "\n\n" + body + "\n")
+    else:
+        DOC.write_text(f"# Benchmarks\n\n{body}\n")
+    plot(lags, meta)
+
+
+def plot(lags: dict[str, list[float]], meta: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
+    colors = {}
+    for label, values in lags.items():
+        if label == "warmup" or not values:
+            continue
+        ms = sorted(v * 1000 for v in values)
+        ys = [(i + 1) / len(ms) for i in range(len(ms))]
+        base = label.partition(", ")[0]
+        style = "--" if "prototype" in label else "-"
+        (line,) = ax.plot(
+            [max(v, 0.1) for v in ms],
+            ys,
+            style,
+            color=colors.get(base),
+            label=f"{_lag_name(label).replace('`', '')} (n={len(ms)})",
+        )
+        colors.setdefault(base, line.get_color())
+    for x, what in ((20, "p50 target"), (100, "p99 target")):
+        ax.axvline(x, color="grey", linestyle=":", linewidth=1)
+        ax.text(x, 1.01, f" {what}", color="grey", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("fire lag: received at the target - due time (ms, log scale)")
+    ax.set_ylabel("fraction of fires")
+    ax.set_title(
+        f"Fire lag, {meta['cores']} cores, {meta['date']} ({meta['mode']} mode); "
+        "dashed: prototype worker",
+        fontsize=10,
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(PLOT)
+    plt.close(fig)
+    Path(PLOT).chmod(0o644)
