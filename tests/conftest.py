@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -49,6 +50,22 @@ def bob_api(bob) -> APIClient:
 @pytest.fixture
 def staff_api(charlie) -> APIClient:
     return _client_for(charlie)
+
+
+@pytest.fixture
+def coder(django_user_model) -> APIClient:
+    """A user holding jobs.run_code (may create command, script and docker jobs)."""
+    user = _user(django_user_model, "coder")
+    user.user_permissions.add(
+        Permission.objects.get(codename="run_code", content_type__app_label="jobs")
+    )
+    return _client_for(user)
+
+
+@pytest.fixture
+def root(django_user_model) -> APIClient:
+    """A superuser."""
+    return _client_for(django_user_model.objects.create_superuser("root-user", "r@x.org", "pw"))
 
 
 @pytest.fixture

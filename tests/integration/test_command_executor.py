@@ -12,9 +12,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from executors.base import RunContext
 from executors.process import SAFE_PATH
@@ -23,28 +20,6 @@ from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
 
 pytestmark = [pytest.mark.django_db]
-
-
-def _client(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
-
-
-@pytest.fixture
-def coder(django_user_model) -> APIClient:
-    """A user holding jobs.run_code (not a superuser)."""
-    user = django_user_model.objects.create_user("coder", "coder@example.com", "pw")
-    user.user_permissions.add(
-        Permission.objects.get(codename="run_code", content_type__app_label="jobs")
-    )
-    return _client(user)
-
-
-@pytest.fixture
-def root(django_user_model) -> APIClient:
-    user = django_user_model.objects.create_superuser("root-user", "root@example.com", "pw")
-    return _client(user)
 
 
 @pytest.fixture(autouse=True)

@@ -17,9 +17,6 @@ from pathlib import Path
 
 import docker
 import pytest
-from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from executors import docker as docker_executor
 from executors.base import RunContext
@@ -77,22 +74,6 @@ def engine(podman, podman_client, settings):
     settings.SCHED = {**settings.SCHED, "DOCKER_HOST": podman}
     yield podman_client
     docker_executor.close_clients()
-
-
-def _client(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
-
-
-@pytest.fixture
-def coder(django_user_model) -> APIClient:
-    """A user holding jobs.run_code (not a superuser)."""
-    user = django_user_model.objects.create_user("coder", "coder@example.com", "pw")
-    user.user_permissions.add(
-        Permission.objects.get(codename="run_code", content_type__app_label="jobs")
-    )
-    return _client(user)
 
 
 def run_once(client, task: dict, **extra) -> Job:

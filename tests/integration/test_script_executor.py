@@ -13,10 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.files.storage import default_storage
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
@@ -32,28 +29,6 @@ int main(int argc, char **argv) {
     return 0;
 }
 """
-
-
-def _client(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
-
-
-@pytest.fixture
-def coder(django_user_model) -> APIClient:
-    """A user holding jobs.run_code (not a superuser)."""
-    user = django_user_model.objects.create_user("coder", "coder@example.com", "pw")
-    user.user_permissions.add(
-        Permission.objects.get(codename="run_code", content_type__app_label="jobs")
-    )
-    return _client(user)
-
-
-@pytest.fixture
-def root(django_user_model) -> APIClient:
-    user = django_user_model.objects.create_superuser("root-user", "root@example.com", "pw")
-    return _client(user)
 
 
 @pytest.fixture(autouse=True)
