@@ -46,15 +46,16 @@ def render(results: dict, meta: dict) -> str:
             "### 1. Fire lag (request received at the target - due time)",
             "",
             "| load | fires | received | p50 ms | p95 ms | p99 ms | max ms "
-            "| all started after | delivered/s |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| all started after | delivered/s | duplicates dropped |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for label, s in lag.items():
             name = _lag_name(label)
             out.append(
                 f"| {name} | {_n(s['fires'])} | {_n(s['received'])} | {_n(s['p50'])} | "
                 f"{_n(s['p95'])} | {_n(s['p99'])} | {_n(s['max'])} | "
-                f"{_n(s['all_started_after_s'], 2)} s | {_n(s['delivered_per_s'])} |"
+                f"{_n(s['all_started_after_s'], 2)} s | {_n(s['delivered_per_s'])} | "
+                f"{_n(s.get('dropped'))} |"
             )
         now = results.get("now_lag")
         if now:
@@ -65,7 +66,7 @@ def render(results: dict, meta: dict) -> str:
                 s = now[key]
                 out.append(
                     f"| `now` jobs, {what} (10/s) | {_n(s['n'])} | {_n(s['n'])} | {_n(s['p50'])} | "
-                    f"{_n(s['p95'])} | {_n(s['p99'])} | {_n(s['max'])} | | |"
+                    f"{_n(s['p95'])} | {_n(s['p99'])} | {_n(s['max'])} | | | |"
                 )
         out.append("")
         for label, s in lag.items():
