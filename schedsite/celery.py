@@ -4,6 +4,7 @@ import os
 
 import redis
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 from kombu.transport import redis as kombu_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schedsite.settings")
@@ -11,6 +12,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schedsite.settings")
 app = Celery("schedsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["jobs"])
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(**kwargs) -> None:
+    """Around each task, close connections Django deems old or broken (see
+    CELERY_DB_REUSE_MAX in settings): what a request does in the web process."""
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 class RedisChannel(kombu_redis.Channel):

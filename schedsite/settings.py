@@ -183,6 +183,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "jobs.beat:DispatchingScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes the thread's database connections before and after every
+# task unless this is set: a new PostgreSQL connection per run. Connections are kept and
+# closed by Django's own rules (CONN_MAX_AGE, errors, health checks) instead, through
+# close_old_connections() around each task (schedsite/celery.py).
+CELERY_DB_REUSE_MAX = 10**9
 
 # Scheduler behaviour (seconds unless named otherwise).
 SCHED = {
