@@ -10,13 +10,15 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from executors.base import Outcome, RunContext
 from executors.registry import get_executor
 
+from . import runner_sql
+from .heartbeat import Heartbeat
 from .models import ACTIVE_JOB_STATUSES, Concurrency, Job, JobStatus, Run, RunStatus, Trigger
 from .publish import publish
 from .retry import RetryPolicy
@@ -35,6 +37,10 @@ def claim(run_id: str) -> Run | None:
     Zero rows updated means a duplicate message, or a canceled, rescheduled or
     already-running run: the caller drops it.
     """
+    if runner_sql.enabled():
+        run = runner_sql.claim(run_id, worker_name())
+        if run is not None:
+            return run
     now = timezone.now()
     with transaction.atomic():
         job_id = Run.objects.filter(id=run_id).values_list("job_id", flat=True).first()
@@ -113,46 +119,6 @@ def wait_for_replaced(run: Run) -> None:
         time.sleep(0.1)
 
 
-class Heartbeat:
-    """Touch run.heartbeat_at every HEARTBEAT_INTERVAL seconds while the work runs.
-
-    When the run is no longer `running` in the database (replaced, or marked lost by
-    the reaper), set `stop` so the executor stops the work.
-    """
-
-    def __init__(self, run_id, stop: threading.Event | None = None) -> None:
-        self.run_id = run_id
-        self.stop = stop or threading.Event()
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
-
-    def __enter__(self) -> Heartbeat:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.done.set()
-        self.thread.join()
-
-    def _beat(self) -> None:
-        interval = settings.SCHED["HEARTBEAT_INTERVAL"]
-        try:
-            while not self.done.wait(interval):
-                try:
-                    alive = Run.objects.filter(id=self.run_id, status=RunStatus.RUNNING).update(
-                        heartbeat_at=timezone.now()
-                    )
-                    if not alive:
-                        log.info("run no longer running: stopping it run=%s", self.run_id)
-                        self.stop.set()
-                        return
-                except Exception:  # the database is away for a moment: beat again later
-                    log.warning("heartbeat failed run=%s", self.run_id, exc_info=True)
-                    close_old_connections()
-        finally:
-            connection.close()
-
-
 def execute(run_id: str) -> str | None:
     """Run one attempt end to end; return its final status, or None if it was not ours."""
     run = claim(run_id)
@@ -187,12 +153,16 @@ def execute(run_id: str) -> str | None:
 def finish(run: Run, outcome: Outcome) -> bool:
     """Record the outcome if the run is still ours; plan a retry; settle the job."""
     now = timezone.now()
+    error = outcome.error[:4000]
+    if outcome.status == RunStatus.SUCCEEDED and runner_sql.enabled():
+        if runner_sql.succeed(run, outcome.result, error, now):
+            return True
     retry_run = None
     with transaction.atomic():
         updated = Run.objects.filter(id=run.id, status=RunStatus.RUNNING).update(
             status=outcome.status,
             result=outcome.result,
-            error=outcome.error[:4000],
+            error=error,
             finished_at=now,
             heartbeat_at=now,
         )

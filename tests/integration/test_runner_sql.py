@@ -1,0 +1,118 @@
+"""The worker's one-statement claim and success on PostgreSQL (jobs/runner_sql.py)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+
+from executors.base import Outcome
+from jobs import dispatch, runner, runner_sql, services
+from jobs.models import Job, JobStatus, Run, RunStatus
+
+from .helpers import http_job
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="the one-statement path is PostgreSQL's"
+    ),
+]
+
+OK = Outcome(RunStatus.SUCCEEDED, {"status_code": 200})
+
+
+def make_job(api, schedule="1s", **extra) -> Job:
+    response = api.post("/api/v1/jobs", http_job(schedule, **extra), format="json")
+    assert response.status_code == 201, response.data
+    return Job.objects.get(id=response.json()["id"])
+
+
+def planned_run(api, schedule="1s", **extra) -> Run:
+    job = make_job(api, schedule, **extra)
+    dispatch.plan_due_fires()
+    return job.runs.get()
+
+
+def test_a_claim_returns_what_the_executor_needs_and_marks_the_job_running(api, broker):
+    pending = planned_run(api)
+    run = runner_sql.claim(str(pending.id), "host:1:t")
+    assert run is not None
+    assert run.job.task == pending.job.task  # decoded JSON, not text
+    assert run.job.task["body"] == {"a": 1}
+    assert (run.job.type, run.attempt, run.idempotency_key) == ("http", 1, pending.idempotency_key)
+    stored = Run.objects.get(id=pending.id)
+    assert (stored.status, stored.worker) == (RunStatus.RUNNING, "host:1:t")
+    assert stored.started_at == stored.heartbeat_at == run.started_at
+    assert Job.objects.get(id=pending.job_id).status == JobStatus.RUNNING
+    assert runner_sql.claim(str(pending.id), "host:1:t") is None  # a duplicate message
+
+
+def test_a_claim_leaves_other_concurrency_policies_and_stale_runs_to_the_orm(api, broker):
+    forbid = planned_run(api, concurrency="forbid")
+    assert runner_sql.claim(str(forbid.id), "w") is None
+    assert Run.objects.get(id=forbid.id).status == RunStatus.PENDING
+    assert runner.claim(str(forbid.id)) is not None  # the ORM path decides
+
+    stale = planned_run(api)
+    Job.objects.filter(id=stale.job_id).update(revision=stale.job_revision + 1)
+    assert runner_sql.claim(str(stale.id), "w") is None
+    assert Run.objects.get(id=stale.id).status == RunStatus.PENDING
+
+
+def test_a_success_settles_a_one_off_job_and_records_its_last_run(api, broker):
+    run = runner.claim(str(planned_run(api).id))
+    assert runner.finish(run, OK) is True
+    stored = Run.objects.get(id=run.id)
+    assert (stored.status, stored.result) == (RunStatus.SUCCEEDED, {"status_code": 200})
+    job = Job.objects.get(id=run.job_id)
+    assert (job.status, job.last_run_id) == (JobStatus.SUCCEEDED, run.id)
+
+
+def test_a_success_keeps_a_recurring_job_scheduled(api, broker):
+    run = runner.claim(str(planned_run(api, {"every": "1h"}, start_at="1s").id))
+    runner.finish(run, OK)
+    assert Job.objects.get(id=run.job_id).status == JobStatus.SCHEDULED
+
+
+def test_a_job_stays_running_while_another_of_its_runs_runs(api, broker):
+    first = runner.claim(str(planned_run(api).id))
+    second = runner.claim(str(services.job_run_now(job=Job.objects.get(id=first.job_id)).id))
+    runner.finish(first, OK)
+    assert Job.objects.get(id=first.job_id).status == JobStatus.RUNNING
+    runner.finish(second, OK)
+    assert Job.objects.get(id=first.job_id).status == JobStatus.SUCCEEDED
+
+
+def test_a_success_after_the_run_was_canceled_changes_nothing(api, broker):
+    run = runner.claim(str(planned_run(api).id))
+    Run.objects.filter(id=run.id).update(status=RunStatus.CANCELED)
+    assert runner_sql.succeed(run, {}, "", run.started_at) is False
+    assert runner.finish(run, OK) is False
+    assert Run.objects.get(id=run.id).status == RunStatus.CANCELED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_of_a_job_ending_at_once_leave_it_settled(api, broker):
+    """While one finish holds the job, the other waits and then sees it committed."""
+    first = runner.claim(str(planned_run(api).id))
+    second = runner.claim(str(services.job_run_now(job=Job.objects.get(id=first.job_id)).id))
+    ended = threading.Event()
+
+    def finish_second() -> None:
+        try:
+            runner_sql.succeed(second, {}, "", second.started_at)
+        finally:
+            connections.close_all()
+            ended.set()
+
+    with transaction.atomic():  # the first finish, in progress: the job locked, run ended
+        Job.objects.select_for_update(no_key=True).get(id=first.job_id)
+        Run.objects.filter(id=first.id).update(status=RunStatus.SUCCEEDED)
+        thread = threading.Thread(target=finish_second)
+        thread.start()
+        assert not ended.wait(0.5)  # the second waits for the job
+    thread.join(10)
+    assert ended.is_set()
+    assert Job.objects.get(id=first.job_id).status == JobStatus.SUCCEEDED
