@@ -154,7 +154,7 @@ class Bench:
         """A worker as the Procfile starts it: threads pool, 16 threads, INFO logging.
 
         `app` defaults to the product's (`schedsite`), or BENCH_WORKER_APP (e.g.
-        `bench.tuned_app`, to measure prototype fixes).
+        `bench.baseline_app`).
         """
         app = app or os.environ.get("BENCH_WORKER_APP", "schedsite")
         process = self.start(

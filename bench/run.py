@@ -229,18 +229,6 @@ def bench_fire_lag(ctx: Ctx) -> None:
         log(f"fire lag: {label} ({count} fires at {rate:g}/s)")
         results[label], ctx.lags[label] = fire(label, rate, count)
         log(f"  -> {fmt_lag(results[label])}")
-    if not ctx.skip_prototypes:
-        # The same loads with the worker's prototype fixes (bench/tuned_sql_app.py).
-        b.stop("worker")
-        b.start_worker(app="bench.tuned_sql_app")
-        fire("warmup", 100, 200)
-        for label, rate, count in ctx.mode.lag_loads:
-            name = f"{label}, prototype worker"
-            log(f"fire lag: {name} ({count} fires at {rate:g}/s)")
-            results[name], ctx.lags[name] = fire(name, rate, count)
-            log(f"  -> {fmt_lag(results[name])}")
-        b.stop("worker")
-        b.start_worker()
     ctx.results["fire_lag"] = results
 
     # `now` jobs: POST, 201, request at the target; one at a time, 10 per second.
@@ -493,22 +481,7 @@ def bench_e2e(ctx: Ctx) -> None:
 
     variants = [ours("worker and beat as in the Procfile")]
     if not ctx.skip_prototypes:
-        variants.append(
-            ours("prototype: DB connections reused (bench/tuned_app.py)", app="bench.tuned_app")
-        )
-        variants.append(
-            ours(
-                "prototype: connections reused + a run in 2 statements (bench/tuned_sql_app.py)",
-                app="bench.tuned_sql_app",
-            )
-        )
-        variants.append(
-            ours(
-                "prototype: connections reused + a run in 2 statements, 2 worker processes",
-                app="bench.tuned_sql_app",
-                workers=2,
-            )
-        )
+        variants.append(ours("two worker processes as in the Procfile", workers=2))
 
     # Raw Celery: the same worker configuration drains n tasks: no-ops, then one GET each.
     def raw_celery(task: str, args: list) -> float:
@@ -751,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-prototypes",
         action="store_true",
-        help="skip the end-to-end runs with prototype fixes (bench/tuned_app.py)",
+        help="skip the variants (prototypes, a second worker process)",
     )
     parser.add_argument(
         "--profile",
