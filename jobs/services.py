@@ -71,17 +71,20 @@ def _new_run(job: Job, *, due_at: datetime, trigger: str, now: datetime) -> Run:
     return run
 
 
-def _arm(job: Job, *, now: datetime, first: datetime | None) -> None:
-    """Set the job's next fire; a one-off job due now gets its run at once."""
+def _arm(job: Job, *, now: datetime, first: datetime | None, new: bool = False) -> None:
+    """Set the job's next fire and save the job (insert it if `new`); a one-off job due
+    now gets its run at once."""
+    save = (lambda: job.save(force_insert=True)) if new else job.save
     if not job.is_recurring and first is not None and first <= now:
         job.next_run_at = None
         job.fire_count += 1
-        job.save()
+        save()
         _new_run(job, due_at=first, trigger=Trigger.SCHEDULE, now=now)
         return
     job.next_run_at = first if within_limits(job, first) else None
-    job.save()
-    settle_jobs([job.id])
+    save()
+    if not (new and job.next_run_at is not None):  # a new job with a fire to come: scheduled
+        settle_jobs([job.id])
 
 
 def _first_fire(job: Job, now: datetime) -> datetime | None:
@@ -109,8 +112,7 @@ def job_create(*, owner, data: dict[str, Any]) -> Job:
     job = Job(owner=owner, timezone=data.get("timezone", "UTC"))
     _apply(job, data)
     job.anchor_at = _first_fire(job, now)
-    job.save(force_insert=True)
-    _arm(job, now=now, first=job.anchor_at)
+    _arm(job, now=now, first=job.anchor_at, new=True)
     return job
 
 
