@@ -54,9 +54,7 @@ def test_runs_are_published_again_when_no_worker_is_busy(api, broker):
     assert reaper.republish_stale_pending() == 1
 
 
-def test_runs_whose_message_expired_are_published_again_whatever_the_backlog(
-    api, broker, settings
-):
+def test_runs_whose_message_expired_are_published_again_whatever_the_backlog(api, broker, settings):
     settings.SCHED = {**settings.SCHED, "MESSAGE_EXPIRES": 60.0}
     pending_run(api, -timedelta(minutes=2))
     runner.claim(str(pending_run(api, -timedelta(minutes=3)).id))
