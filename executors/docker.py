@@ -31,6 +31,7 @@ from jobs.api.fields import AnyJSONField, DurationSecondsField, StrictSerializer
 from jobs.models import RunStatus
 
 from .base import Executor, Outcome, RunContext
+from .process import MAX_ARGS, check_env, check_string
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,10 @@ API_TIMEOUT = 60
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
 PULL_POLICIES = ("never", "missing", "always")
-MAX_ARGS = 4096
-MAX_ARG_BYTES = 128 * 1024
-MAX_ENV = 256
 MIN_MEMORY = 6 * 1024 * 1024  # Docker's own minimum
 MAX_MEMORY = 1024**4
 MAX_CPUS = 1024
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 IMAGE_REF = re.compile(
     r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
@@ -64,14 +61,6 @@ IMAGE_REF = re.compile(
 NETWORK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$", re.IGNORECASE)
 _MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
-def _check_string(value: str, what: str) -> str:
-    if "\x00" in value:
-        raise serializers.ValidationError(f"{what} may not contain a NUL character.")
-    if len(value.encode("utf-8", "surrogatepass")) > MAX_ARG_BYTES:
-        raise serializers.ValidationError(f"{what} is longer than {MAX_ARG_BYTES} bytes.")
-    return value
 
 
 def parse_memory(value: Any) -> int:
@@ -138,7 +127,7 @@ class DockerTaskSerializer(StrictSerializer):
         if value is None:
             return None
         if isinstance(value, str):
-            _check_string(value, "The command")
+            check_string(value, "The command")
             try:
                 argv = shlex.split(value)
             except ValueError as exc:
@@ -156,27 +145,12 @@ class DockerTaskSerializer(StrictSerializer):
             for index, arg in enumerate(value):
                 if not isinstance(arg, str):
                     raise serializers.ValidationError(f"Argument {index} is not a string.")
-                _check_string(arg, f"Argument {index}")
+                check_string(arg, f"Argument {index}")
             return value
         raise serializers.ValidationError("Expected a string or a list of strings.")
 
     def validate_env(self, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > MAX_ENV:
-            raise serializers.ValidationError(f"At most {MAX_ENV} variables.")
-        errors = {}
-        for name, text in value.items():
-            if not ENV_NAME.match(name):
-                errors[name] = [
-                    "Not a valid variable name: letters, digits and _, not starting with a digit."
-                ]
-                continue
-            try:
-                _check_string(text, "A value")
-            except serializers.ValidationError as exc:
-                errors[name] = exc.detail
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
+        return check_env(value)
 
     def validate_network(self, value: str) -> str:
         if not NETWORK_NAME.match(value):

@@ -68,10 +68,33 @@ def not_started(message: str, elapsed_ms: int = 0) -> Outcome:
 
 
 def check_string(value: str, what: str) -> str:
+    """A string for exec or a container (an argument, a value): no NUL, at most
+    MAX_ARG_BYTES; the errors start with `what`."""
     if "\x00" in value:
         raise serializers.ValidationError(f"{what} may not contain a NUL character.")
     if len(value.encode("utf-8", "surrogatepass")) > MAX_ARG_BYTES:
         raise serializers.ValidationError(f"{what} is longer than {MAX_ARG_BYTES} bytes.")
+    return value
+
+
+def check_env(value: dict[str, str]) -> dict[str, str]:
+    """A task's `env` (process or container): at most MAX_ENV variables, valid names,
+    values that check_string accepts; the errors are keyed by variable name."""
+    if len(value) > MAX_ENV:
+        raise serializers.ValidationError(f"At most {MAX_ENV} variables.")
+    errors = {}
+    for name, text in value.items():
+        if not ENV_NAME.match(name):
+            errors[name] = [
+                "Not a valid variable name: letters, digits and _, not starting with a digit."
+            ]
+            continue
+        try:
+            check_string(text, "A value")
+        except serializers.ValidationError as exc:
+            errors[name] = exc.detail
+    if errors:
+        raise serializers.ValidationError(errors)
     return value
 
 
@@ -111,22 +134,7 @@ class ProcessTaskSerializer(StrictSerializer):
     )
 
     def validate_env(self, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > MAX_ENV:
-            raise serializers.ValidationError(f"At most {MAX_ENV} variables.")
-        errors = {}
-        for name, text in value.items():
-            if not ENV_NAME.match(name):
-                errors[name] = [
-                    "Not a valid variable name: letters, digits and _, not starting with a digit."
-                ]
-                continue
-            try:
-                check_string(text, "A value")
-            except serializers.ValidationError as exc:
-                errors[name] = exc.detail
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
+        return check_env(value)
 
     def validate_cwd(self, value: str) -> str:
         check_string(value, "The directory")

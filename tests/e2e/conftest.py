@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 
 import pytest
 
+from .. import podman
 from . import harness
 
 
@@ -49,28 +49,6 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(summary)
 
 
-def _podman_docker_host() -> tuple[str | None, str]:
-    """(DOCKER_HOST of a Podman service, "") or (None, why Podman cannot run here)."""
-    directory = os.environ.get("SCHED_PODMAN_DIR", "/tmp/sched-podman")
-    try:
-        done = subprocess.run(
-            [str(harness.ROOT / "scripts" / "podman-setup.sh"), directory],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=900,  # a first run may install the packages
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"scripts/podman-setup.sh did not run: {exc}"
-    lines = done.stdout.strip().splitlines()
-    if done.returncode == 0 and lines and lines[-1].startswith("DOCKER_HOST="):
-        return lines[-1].removeprefix("DOCKER_HOST="), ""
-    return None, (
-        f"Podman is not available here (scripts/podman-setup.sh {directory} exited "
-        f"{done.returncode}): {done.stderr.strip()[-800:]}"
-    )
-
-
 @pytest.fixture(scope="session")
 def e2e_stack(tmp_path_factory):
     """Redis, a fresh database, migrations, users alice and bob, web + worker + beat.
@@ -80,7 +58,7 @@ def e2e_stack(tmp_path_factory):
     `stack.docker_unavailable` says why.
     """
     workdir = tmp_path_factory.mktemp("e2e")
-    docker_host, why = _podman_docker_host()
+    docker_host, why = podman.docker_host()
     previous = os.environ.get("DOCKER_HOST")
     with contextlib.ExitStack() as cleanup:
         try:  # the stack copies os.environ when it starts

@@ -9,6 +9,7 @@ HTTP target. Run serially: `make test-faults`, or
 
 from __future__ import annotations
 
+import functools
 import signal
 
 import pytest
@@ -82,6 +83,12 @@ def clients(stack):
 @pytest.fixture
 def api(clients):
     return clients.get()
+
+
+@pytest.fixture
+def fault_run(clients, target, api):
+    """fault_run("label"): a helpers.FaultRun, the test's job group and figures."""
+    return functools.partial(helpers.FaultRun, clients, target, api)
 
 
 def _on_alarm(signum, frame):

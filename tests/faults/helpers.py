@@ -497,6 +497,37 @@ def assert_clean(analysis: Analysis) -> None:
     assert analysis.double_requests == 0
 
 
+class FaultRun:
+    """One fault test's jobs: a group of their own, settled, collected and reported.
+
+    Made by the `fault_run` fixture when the test starts (the figure line's `took`
+    counts from then).
+    """
+
+    def __init__(self, clients: Clients, target: Target, api: Api, label: str):
+        self.started = time.monotonic()
+        self.group = unique_group(label)
+        self.clients = clients
+        self.target = target
+        self.api = api
+
+    def settle(self, cases: list[JobCase], *, timeout: float = 60, quiet: float = 1.0) -> Analysis:
+        """Wait for the group's jobs to settle, then `quiet` more seconds (room for a late
+        duplicate to show up); collect and analyze every case."""
+        wait_settled(self.api, self.group, timeout=timeout)
+        time.sleep(quiet)
+        return self.analyze(cases)
+
+    def analyze(self, cases: list[JobCase]) -> Analysis:
+        """Collect every case (API and target) and analyze them."""
+        collect(self.clients, self.target, cases)
+        return analyze(cases)
+
+    def report(self, title: str, analysis: Analysis, recovery: str) -> str:
+        """The test's figure line (see figure_line), timed from the test's start."""
+        return figure_line(title, analysis, recovery, time.monotonic() - self.started)
+
+
 def request_at(case: JobCase, run_id: str) -> float | None:
     """When the target got the request of this run (None if it never did)."""
     times = [r.received_at for r in case.requests if r.headers.get("X-Sched-Run-Id") == run_id]

@@ -18,18 +18,13 @@ from ..e2e.harness import parse_ts
 from .helpers import (
     LOOKAHEAD,
     JobCase,
-    analyze,
     assert_clean,
-    collect,
     create_many,
     due_of,
-    figure_line,
     http_case,
     iso,
     not_before,
     request_at,
-    unique_group,
-    wait_settled,
     whole_second,
 )
 
@@ -48,9 +43,9 @@ def _runs_exactly(count: int):
     return check
 
 
-def test_two_beats_never_fire_a_job_twice(stack, target, clients, api):
-    started = time.monotonic()
-    group = unique_group("beats")
+def test_two_beats_never_fire_a_job_twice(stack, target, clients, fault_run):
+    fault = fault_run("beats")
+    group = fault.group
     beat2 = stack.start_extra("beat2", stack.beat_argv("beat2"))
     stack.wait_process_ready(beat2)
     due = whole_second(time.time() + 6)
@@ -65,11 +60,8 @@ def test_two_beats_never_fire_a_job_twice(stack, target, clients, api):
     )
     create_many(clients, cases)
 
-    wait_settled(api, group, timeout=60)
-    time.sleep(1.0)  # room for a duplicate to show up
-    collect(clients, target, cases)
-    analysis = analyze(cases)
-    figure_line("two beats", analysis, "n/a (no fault to recover from)", time.monotonic() - started)
+    analysis = fault.settle(cases)
+    fault.report("two beats", analysis, "n/a (no fault to recover from)")
     assert_clean(analysis)
     assert analysis.repeats == 0, "a fire reached the target twice"
     assert analysis.lost == 0
@@ -106,9 +98,9 @@ def _across_the_downtime(interval: float, start: float, stopped_at: float, back_
     return check
 
 
-def test_beat_stops_for_a_while_and_comes_back(stack, target, clients, api):
-    started = time.monotonic()
-    group = unique_group("beatdown")
+def test_beat_stops_for_a_while_and_comes_back(stack, target, clients, fault_run):
+    fault = fault_run("beatdown")
+    group = fault.group
     start = whole_second(time.time() + 5)
     stop_at = start + 2.5
     down_for = 7.0
@@ -185,10 +177,7 @@ def test_beat_stops_for_a_while_and_comes_back(stack, target, clients, api):
         case.check = _across_the_downtime(2.0, start, stopped_at, back_at)
 
     cases = every1 + every2 + during
-    wait_settled(api, group, timeout=max(end - time.time(), 0) + 30)
-    time.sleep(0.5)
-    collect(clients, target, cases)
-    analysis = analyze(cases)
+    analysis = fault.settle(cases, timeout=max(end - time.time(), 0) + 30, quiet=0.5)
     # Recovery: beat restarted -> the request of a fire it had missed.
     recovery = 0.0
     for case in every1 + every2 + in_grace:
@@ -197,12 +186,11 @@ def test_beat_stops_for_a_while_and_comes_back(stack, target, clients, api):
                 got = request_at(case, run["id"])
                 if got is not None:
                     recovery = max(recovery, got - restarted_at)
-    figure_line(
+    fault.report(
         "beat down, then back",
         analysis,
         f"{recovery:.2f}s beat restarted -> request of a missed fire "
         f"(beat down {restarted_at - stopped_at:.1f}s, up again in {back_at - restarted_at:.1f}s)",
-        time.monotonic() - started,
     )
     assert_clean(analysis)
     assert analysis.repeats == 0

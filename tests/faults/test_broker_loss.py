@@ -18,17 +18,12 @@ from .helpers import (
     LOOKAHEAD,
     REAP_INTERVAL,
     REPUBLISH_AFTER,
-    analyze,
     assert_clean,
-    collect,
     create_many,
     due_of,
-    figure_line,
     http_case,
     iso,
     not_before,
-    unique_group,
-    wait_settled,
     whole_second,
 )
 
@@ -37,9 +32,9 @@ pytestmark = [pytest.mark.faults]
 REDIS_DOWN_FOR = 1.0  # seconds between the crash and the empty server's start
 
 
-def test_redis_restarts_empty_while_jobs_are_queued_and_due(stack, target, clients, api):
-    started = time.monotonic()
-    group = unique_group("redis")
+def test_redis_restarts_empty_while_jobs_are_queued_and_due(stack, target, clients, fault_run):
+    fault = fault_run("redis")
+    group = fault.group
     due = whole_second(time.time() + 7)
     cases = (
         # Running when Redis goes away.
@@ -74,10 +69,7 @@ def test_redis_restarts_empty_while_jobs_are_queued_and_due(stack, target, clien
     stack.redis.restart(down_for=REDIS_DOWN_FOR)
     back_at = time.time()
 
-    wait_settled(api, group, timeout=60)
-    time.sleep(1.0)
-    collect(clients, target, cases)
-    analysis = analyze(cases)
+    analysis = fault.settle(cases)
     # Recovery: for the fires that were due by the time Redis came back (their messages were
     # lost), from Redis back to the request at the target.
     recovery = 0.0
@@ -89,12 +81,11 @@ def test_redis_restarts_empty_while_jobs_are_queued_and_due(stack, target, clien
             got = [r.received_at for r in case.requests if r.headers["X-Sched-Run-Id"] == run["id"]]
             if got:
                 recovery = max(recovery, min(got) - max(back_at, run_due))
-    figure_line(
+    fault.report(
         "Redis restarted empty",
         analysis,
         f"{recovery:.2f}s Redis back -> request of a fire whose message was lost "
         f"(down {back_at - crashed_at:.1f}s)",
-        time.monotonic() - started,
     )
     assert_clean(analysis)
     for case in cases:

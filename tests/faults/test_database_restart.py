@@ -20,18 +20,13 @@ from ..e2e.harness import parse_ts, wait_until
 from .helpers import (
     RETRIED_ERRORS,
     JobCase,
-    analyze,
     assert_clean,
-    collect,
     create_many,
     due_of,
-    figure_line,
     http_case,
     iso,
     not_before,
     request_at,
-    unique_group,
-    wait_settled,
     whole_second,
 )
 
@@ -59,9 +54,9 @@ def _eight_runs(case: JobCase) -> str | None:
     return None
 
 
-def test_postgres_restarts_and_everything_carries_on(stack, target, clients, api):
-    started = time.monotonic()
-    group = unique_group("pg")
+def test_postgres_restarts_and_everything_carries_on(stack, target, clients, fault_run):
+    fault = fault_run("pg")
+    group = fault.group
     pids = {name: process.proc.pid for name, process in stack.processes.items()}
     base = whole_second(time.time() + 5)
     before = (
@@ -130,10 +125,7 @@ def test_postgres_restarts_and_everything_carries_on(stack, target, clients, api
     errors = Counter(RETRIED_ERRORS)
     cases = before + during + after
 
-    wait_settled(api, group, timeout=60)
-    time.sleep(1.0)
-    collect(clients, target, cases)
-    analysis = analyze(cases)
+    analysis = fault.settle(cases)
     # Recovery: database back -> the request of a fire that fell due while it was down
     # (or a run cut off by the stop, recovered).
     recovery = 0.0
@@ -143,13 +135,12 @@ def test_postgres_restarts_and_everything_carries_on(stack, target, clients, api
                 got = request_at(case, run["id"])
                 if got is not None and got > back_at:
                     recovery = max(recovery, got - back_at)
-    figure_line(
+    fault.report(
         "PostgreSQL restarted",
         analysis,
         f"{recovery:.2f}s database back -> request of a fire due while it was down; "
         f"health 200 again {health_back:.2f}s after the start (down {back_at - stopped_at:.1f}s; "
         f"the clients retried {sum(errors.values())} API errors: {dict(errors)})",
-        time.monotonic() - started,
     )
     assert_clean(analysis)
     # No process was restarted: each one reconnected by itself.

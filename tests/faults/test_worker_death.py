@@ -19,16 +19,12 @@ from .helpers import (
     LOST_AFTER,
     REAP_INTERVAL,
     REPUBLISH_AFTER,
-    analyze,
     assert_clean,
-    collect,
     create_many,
-    figure_line,
     http_case,
     not_before,
     request_at,
     start_worker,
-    unique_group,
     wait_settled,
     whole_second,
     worker_pid,
@@ -74,9 +70,9 @@ def _recovery_figures(cases, fault_at: float) -> tuple[float, float]:
     return planned, delivered
 
 
-def test_sigkill_a_worker_in_the_middle_of_runs(stack, target, clients, api):
-    started = time.monotonic()
-    group = unique_group("kill")
+def test_sigkill_a_worker_in_the_middle_of_runs(stack, target, clients, fault_run):
+    fault = fault_run("kill")
+    group = fault.group
     doomed = start_worker(stack, "worker-doomed")
     due = whole_second(time.time() + 6)
     cases = (
@@ -95,17 +91,13 @@ def test_sigkill_a_worker_in_the_middle_of_runs(stack, target, clients, api):
     killed_at = time.time()
     doomed.proc.wait(5)
 
-    wait_settled(api, group, timeout=60)
-    time.sleep(1.0)  # room for a late duplicate to show up
-    collect(clients, target, cases)
-    analysis = analyze(cases)
+    analysis = fault.settle(cases)
     planned, delivered = _recovery_figures(cases, killed_at)
-    figure_line(
+    fault.report(
         "worker SIGKILL mid-run",
         analysis,
         f"{planned:.2f}s kill -> lost + recovery planned, "
         f"{delivered:.2f}s kill -> recovered request at the target",
-        time.monotonic() - started,
     )
     assert_clean(analysis)
     assert analysis.lost > 0, "the killed worker had no run in flight"
@@ -122,9 +114,9 @@ def test_sigkill_a_worker_in_the_middle_of_runs(stack, target, clients, api):
     assert analysis.max_lag < DETECTION_BOUND + REPUBLISH_AFTER + 15
 
 
-def test_a_frozen_worker_wakes_up_late_and_changes_nothing(stack, target, clients, api):
-    started = time.monotonic()
-    group = unique_group("freeze")
+def test_a_frozen_worker_wakes_up_late_and_changes_nothing(stack, target, clients, api, fault_run):
+    fault = fault_run("freeze")
+    group = fault.group
     frozen = start_worker(stack, "worker-frozen")
     due = whole_second(time.time() + 5)
     cases = [http_case(target, group, not_before(due), kind="slow/2") for _ in range(120)] + [
@@ -147,20 +139,18 @@ def test_a_frozen_worker_wakes_up_late_and_changes_nothing(stack, target, client
         what="the thawed worker to report a late result",
     )
     time.sleep(2 * HEARTBEAT_INTERVAL + 1.0)
-    collect(clients, target, cases)
-    analysis = analyze(cases)
+    analysis = fault.analyze(cases)
     planned, delivered = _recovery_figures(cases, frozen_at)
     log = frozen.own_log_text()
     late_results = log.count("late result ignored")
     late_messages = log.count("run dropped")
-    figure_line(
+    fault.report(
         "worker SIGSTOP, SIGCONT after recovery",
         analysis,
         f"{planned:.2f}s freeze -> lost + recovery planned, "
         f"{delivered:.2f}s freeze -> recovered request "
         f"(then {late_results} late results and {late_messages} late messages dropped "
         f"after the thaw, {thawed_at - frozen_at:.1f}s frozen)",
-        time.monotonic() - started,
     )
     assert_clean(analysis)
     assert analysis.lost > 0
@@ -175,11 +165,13 @@ def test_a_frozen_worker_wakes_up_late_and_changes_nothing(stack, target, client
     assert frozen.alive()
 
 
-def test_a_worker_stopped_gracefully_finishes_or_hands_back_its_runs(stack, target, clients, api):
+def test_a_worker_stopped_gracefully_finishes_or_hands_back_its_runs(
+    stack, target, clients, fault_run
+):
     """SIGTERM (a deploy): the worker stops taking work, finishes what runs, and gives the
     messages it held but had not started back to the queue. Nothing is lost or run twice."""
-    started = time.monotonic()
-    group = unique_group("sigterm")
+    fault = fault_run("sigterm")
+    group = fault.group
     leaving = start_worker(stack, "worker-leaving")
     due = whole_second(time.time() + 5)
     cases = [http_case(target, group, not_before(due), kind="slow/2") for _ in range(120)] + [
@@ -194,16 +186,12 @@ def test_a_worker_stopped_gracefully_finishes_or_hands_back_its_runs(stack, targ
     leaving.proc.wait(30)
     exited_after = time.time() - stopped_at
 
-    wait_settled(api, group, timeout=60)
-    time.sleep(1.0)
-    collect(clients, target, cases)
-    analysis = analyze(cases)
+    analysis = fault.settle(cases)
     log = leaving.own_log_text()
-    figure_line(
+    fault.report(
         "worker SIGTERM mid-run",
         analysis,
         f"n/a (the worker finished its runs and left after {exited_after:.1f}s)",
-        time.monotonic() - started,
     )
     assert_clean(analysis)
     assert analysis.lost == 0 and analysis.repeats == 0

@@ -7,13 +7,10 @@ containers are skipped, with the reason, only when Podman cannot be installed or
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import docker
 import pytest
@@ -23,33 +20,11 @@ from executors.base import RunContext
 from executors.registry import get_executor
 from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
+from tests.podman import docker_host as podman_docker_host
 
 pytestmark = [pytest.mark.django_db]
 
-ROOT = Path(__file__).resolve().parents[2]
-PODMAN_DIR = os.environ.get("SCHED_PODMAN_DIR", "/tmp/sched-podman")
 IMAGE = "localhost/sched-test-busybox:latest"
-
-
-def podman_docker_host() -> tuple[str | None, str]:
-    """(DOCKER_HOST of the Podman service, "") or (None, why Podman is not available)."""
-    try:
-        done = subprocess.run(
-            [str(ROOT / "scripts" / "podman-setup.sh"), PODMAN_DIR],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=900,  # a first run may install the packages
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"scripts/podman-setup.sh did not run: {exc}"
-    lines = done.stdout.strip().splitlines()
-    if done.returncode == 0 and lines and lines[-1].startswith("DOCKER_HOST="):
-        return lines[-1].removeprefix("DOCKER_HOST="), ""
-    return None, (
-        f"Podman is not available here (scripts/podman-setup.sh {PODMAN_DIR} exited "
-        f"{done.returncode}): {done.stderr.strip()[-800:]}"
-    )
 
 
 @pytest.fixture(scope="session")
