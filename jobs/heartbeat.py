@@ -28,13 +28,13 @@ _TICK = 0.25  # seconds: how often the thread looks whether a beat is due
 class _Beater:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._runs: dict[str, threading.Event] = {}
+        self._runs: dict[str, tuple[threading.Event, float]] = {}  # stop, watched since
         self._thread: threading.Thread | None = None
         self._pid = 0
 
     def watch(self, run_id: str, stop: threading.Event) -> None:
         with self._lock:
-            self._runs[str(run_id)] = stop
+            self._runs[str(run_id)] = (stop, time.monotonic())
             alive = self._thread is not None and self._thread.is_alive()
             if not alive or self._pid != os.getpid():  # not started, or a forked child
                 self._pid = os.getpid()
@@ -53,8 +53,13 @@ class _Beater:
             if time.monotonic() - last < interval:
                 continue
             last = time.monotonic()
+            # A run's claim set its heartbeat: it needs one once it has run an interval.
             with self._lock:
-                runs = dict(self._runs)
+                runs = {
+                    run_id: stop
+                    for run_id, (stop, since) in self._runs.items()
+                    if last - since >= interval
+                }
             if not runs:
                 continue
             try:
