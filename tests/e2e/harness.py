@@ -619,6 +619,11 @@ def _route(path: str) -> tuple[int, float]:
 
 class _TargetServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of new connections overflowed
+    # it, and with SYN cookies the kernel then reset connections the worker believed
+    # open ("Connection reset by peer", runs failed without a request; TcpExtListenOverflows).
+    # A real target's backlog is in the hundreds or thousands.
+    request_queue_size = 1024
     target: Target
     stopping: threading.Event
 

@@ -461,7 +461,11 @@ def _analyze_one(case: JobCase, out: Analysis) -> None:
     # A run with an HTTP outcome sent its request; a run that never started sent none.
     for run in runs:
         if run["status"] in ("succeeded", "failed") and run["id"] not in per_run:
-            out.problem(case, f"run {run['id']} is {run['status']} but the target never saw it")
+            out.problem(
+                case,
+                f"run {run['id']} is {run['status']} but the target never saw it "
+                f"(error: {run.get('error')!r})",
+            )
         if run["status"] in ("missed", "canceled", "skipped", "pending") and run["id"] in per_run:
             out.problem(case, f"run {run['id']} is {run['status']} but sent a request")
 
