@@ -3,17 +3,28 @@
 Driven by beat every DISPATCH_INTERVAL seconds. Its cost is proportional to the
 fires due, not to the number of jobs: it reads the partial index on
 `next_run_at`. On PostgreSQL, `FOR UPDATE SKIP LOCKED` lets several dispatchers
-share the work; the unique key (job, due_at, attempt) makes a double plan fail
-rather than fire twice.
+share the work; the unique key (job, revision, due_at, attempt) makes a double plan
+fail rather than fire twice.
+
+A batch of DISPATCH_BATCH due jobs costs three statements on PostgreSQL, whatever its
+size: the SELECT of the jobs (only the columns the planner reads), one INSERT of the
+runs from arrays (`ON CONFLICT DO NOTHING RETURNING id`: a fire already planned is
+dropped, not published) and one UPDATE of the jobs from arrays. Other databases
+(SQLite) take the portable path: `bulk_create`, one by one on a conflict, and
+`bulk_update`.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
 from .models import Job, Run, RunStatus, Trigger
@@ -22,6 +33,24 @@ from .settle import settle_jobs
 from .timing import following_fire, schedule_of, within_limits
 
 log = logging.getLogger(__name__)
+
+MISSED_ERROR = "Started too late: past the misfire grace."
+
+# The Job columns the planner reads: not the task, payload, names... (`.only()`).
+PLAN_FIELDS = (
+    "id",
+    "type",
+    "revision",
+    "schedule",
+    "schedule_kind",
+    "timezone",
+    "anchor_at",
+    "end_at",
+    "max_runs",
+    "fire_count",
+    "next_run_at",
+    "misfire_grace",
+)
 
 
 def dispatch(now: datetime | None = None) -> int:
@@ -58,8 +87,26 @@ def _fire_for(job: Job, now: datetime) -> datetime:
     return due
 
 
+@dataclass(slots=True)
+class _Fire:
+    """One fire of one job, to be inserted as a run of attempt 1."""
+
+    run_id: uuid.UUID
+    job: Job
+    due_at: datetime
+    pending: bool  # False: recorded missed (past the misfire grace), never published
+
+
 def plan_due_fires(now: datetime | None = None) -> int:
-    """Plan one batch of due jobs; return how many fires it planned."""
+    """Plan one batch of due jobs and publish it; return how many fires it planned."""
+    planned, runs = _plan_batch(now)
+    publish(runs)
+    return planned
+
+
+def _plan_batch(now: datetime | None) -> tuple[int, list[tuple[uuid.UUID, str, datetime]]]:
+    """Plan one batch of due jobs, in one transaction; return how many fires it planned
+    and the (run id, task type, due time) of the runs to publish, now committed."""
     now = now or timezone.now()
     horizon = now + timedelta(seconds=settings.SCHED["DISPATCH_LOOKAHEAD"])
     batch = settings.SCHED["DISPATCH_BATCH"]
@@ -67,43 +114,132 @@ def plan_due_fires(now: datetime | None = None) -> int:
         jobs = list(
             Job.objects.select_for_update(skip_locked=True, no_key=True)
             .filter(next_run_at__isnull=False, next_run_at__lte=horizon)
-            .order_by("next_run_at")[:batch]
+            .order_by("next_run_at")
+            .only(*PLAN_FIELDS)[:batch]
         )
         if not jobs:
-            return 0
-        runs: list[Run] = []
+            return 0, []
+        fires: list[_Fire] = []
         for job in jobs:
             due = _fire_for(job, now)
-            status = RunStatus.PENDING
-            error = ""
-            if now - due > _grace(job):
-                status, error = RunStatus.MISSED, "Started too late: past the misfire grace."
-            run = Run(
-                job=job,
-                job_revision=job.revision,
-                due_at=due,
-                attempt=1,
-                trigger=Trigger.SCHEDULE,
-                status=status,
-                error=error,
-                queued_at=now if status == RunStatus.PENDING else None,
-                finished_at=None if status == RunStatus.PENDING else now,
-            )
-            run.idempotency_key = run.id
-            runs.append(run)
+            fires.append(_Fire(uuid.uuid4(), job, due, now - due <= _grace(job)))
             job.fire_count += 1
             job.next_run_at = following_fire(job, due) if job.is_recurring else None
-        _insert_runs(runs)
-        Job.objects.bulk_update(jobs, ["next_run_at", "fire_count"])
-        finished_jobs = [r.job_id for r in runs if r.status != RunStatus.PENDING]
-        done_jobs = [j.id for j in jobs if j.next_run_at is None]
-        settle_jobs(set(finished_jobs) | set(done_jobs))
-    publish((r.id, r.job.type, r.due_at) for r in runs if r.status == RunStatus.PENDING)
-    return len(jobs)
+        if connection.vendor == "postgresql":
+            kept = _insert_runs_postgresql(fires, now)
+            _advance_jobs_postgresql(jobs)
+        else:
+            kept = _insert_runs_portable(fires, now)
+            Job.objects.bulk_update(jobs, ["next_run_at", "fire_count"])
+        fires = [f for f in fires if f.run_id in kept]
+        # A fire planned pending leaves its job `scheduled` (or `running`, if another run
+        # runs): settling it would change nothing. Settle the jobs whose fire was missed,
+        # and those that fire no more without a run to wait for.
+        pending_jobs = {f.job.id for f in fires if f.pending}
+        settle_jobs(
+            {f.job.id for f in fires if not f.pending}
+            | {j.id for j in jobs if j.next_run_at is None and j.id not in pending_jobs}
+        )
+    return len(jobs), [(f.run_id, f.job.type, f.due_at) for f in fires if f.pending]
 
 
-def _insert_runs(runs: list[Run]) -> None:
+# The Run fields _run_values sets; the others take the model's defaults.
+_PLANNED_FIELDS = frozenset(
+    (
+        "id",
+        "job_id",
+        "job_revision",
+        "due_at",
+        "attempt",
+        "trigger",
+        "idempotency_key",
+        "status",
+        "error",
+        "queued_at",
+        "finished_at",
+    )
+)
+
+
+def _run_values(fire: _Fire, now: datetime) -> dict:
+    """The fields of the run of a fire that are not the model's defaults."""
+    return {
+        "id": fire.run_id,
+        "job_id": fire.job.id,
+        "job_revision": fire.job.revision,
+        "due_at": fire.due_at,
+        "attempt": 1,
+        "trigger": Trigger.SCHEDULE,
+        "idempotency_key": fire.run_id,
+        "status": RunStatus.PENDING if fire.pending else RunStatus.MISSED,
+        "error": "" if fire.pending else MISSED_ERROR,
+        "queued_at": now if fire.pending else None,
+        "finished_at": None if fire.pending else now,
+    }
+
+
+def _insert_runs_postgresql(fires: list[_Fire], now: datetime) -> set[uuid.UUID]:
+    """Insert the fires' runs in one statement; return the ids of those inserted.
+
+    `INSERT ... SELECT FROM unnest(one array per column) ON CONFLICT DO NOTHING RETURNING
+    id`: a fire already planned (the same job, revision, due time and attempt) is left
+    out, as the portable path drops it. Every column of the model is written: the values
+    of _run_values, and each other field's default (auto_now_add: the time of the insert).
+    """
+    sql, per_run, defaults = _insert_sql()
+    rows = [_run_values(f, now) for f in fires]
+    created = timezone.now()
+    params = [
+        field.get_db_prep_save(created if _is_auto_now(field) else field.get_default(), connection)
+        for field in defaults
+    ]
+    params += [_array([row[field.attname] for row in rows]) for field in per_run]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        kept = {row[0] for row in cursor.fetchall()}
+    if len(kept) < len(fires):
+        for fire in fires:
+            if fire.run_id not in kept:
+                log.info("fire already planned job=%s due=%s", fire.job.id, fire.due_at)
+    return kept
+
+
+def _is_auto_now(field) -> bool:
+    return getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False)
+
+
+@cache
+def _insert_sql():
+    """The INSERT of _insert_runs_postgresql, and its fields: per run (one array each, in
+    unnest), then with the model's default (one parameter each, in the SELECT list)."""
+    quote = connection.ops.quote_name
+    # As bulk_create: no generated column; and a column with a database default is left
+    # out, to take it.
+    fields = [
+        f
+        for f in Run._meta.concrete_fields
+        if not getattr(f, "generated", False) and f.db_default is NOT_PROVIDED
+    ]
+    per_run = [f for f in fields if f.attname in _PLANNED_FIELDS]
+    defaults = [f for f in fields if f.attname not in _PLANNED_FIELDS]
+    selected = [
+        f"u.{quote(f.column)}" if f in per_run else f"%s::{f.db_type(connection)}" for f in fields
+    ]
+    # The SELECT list comes first in the statement: its parameters (defaults) go first.
+    sql = (
+        f"INSERT INTO {quote(Run._meta.db_table)} "
+        f"({', '.join(quote(f.column) for f in fields)}) "
+        f"SELECT {', '.join(selected)} "
+        f"FROM unnest({', '.join(f'%s::{f.db_type(connection)}[]' for f in per_run)}) "
+        f"AS u({', '.join(quote(f.column) for f in per_run)}) "
+        f"ON CONFLICT DO NOTHING RETURNING {quote(Run._meta.pk.column)}"
+    )
+    return sql, per_run, defaults
+
+
+def _insert_runs_portable(fires: list[_Fire], now: datetime) -> set[uuid.UUID]:
     """Insert all runs; on a conflict, insert one by one and drop the duplicates."""
+    runs = [Run(**_run_values(f, now)) for f in fires]
     try:
         with transaction.atomic():
             Run.objects.bulk_create(runs)
@@ -116,7 +252,43 @@ def _insert_runs(runs: list[Run]) -> None:
                 kept.append(run)
             except IntegrityError:
                 log.info("fire already planned job=%s due=%s", run.job_id, run.due_at)
-        runs[:] = kept
+        runs = kept
+    return {run.id for run in runs}
+
+
+def _advance_jobs_postgresql(jobs: list[Job]) -> None:
+    """Write the jobs' next_run_at and fire_count in one UPDATE from arrays (Django's
+    bulk_update builds a CASE WHEN per row and column in Python)."""
+    table = connection.ops.quote_name(Job._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET next_run_at = u.next_run_at, fire_count = u.fire_count "
+            "FROM unnest(%s::uuid[], %s::timestamptz[], %s::integer[]) "
+            f"AS u(id, next_run_at, fire_count) WHERE {table}.id = u.id",
+            [
+                _array([j.id for j in jobs]),
+                _array([j.next_run_at for j in jobs]),
+                _array([j.fire_count for j in jobs]),
+            ],
+        )
+
+
+def _array(values: list) -> str:
+    """The PostgreSQL array literal of `values`, for a `%s::type[]` parameter: every element
+    in double quotes (None: NULL), its text parsed by the server as the column's type.
+
+    For UUIDs, ints, strings and datetimes (`str()` is their PostgreSQL input form), about
+    4x faster than psycopg's list adapter, which dumped every element through its own
+    adapter: a fifth of the planner's time for a batch of 1,000.
+    """
+    return (
+        "{"
+        + ",".join(
+            "NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+            for v in values
+        )
+        + "}"
+    )
 
 
 def publish_due_attempts(now: datetime | None = None) -> int:

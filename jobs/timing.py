@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from .models import Job
 from .schedules import Schedule
 
 
 def schedule_of(job: Job) -> Schedule:
-    return Schedule.from_json(job.schedule, timezone=job.timezone)
+    """The job's parsed schedule (a frozen Schedule, shared between jobs that have the same).
+
+    The dispatcher asks for it twice per fire (`_fire_for`, `following_fire`), for schedules
+    that thousands of jobs share: parsing (croniter's validation of a cron expression, a
+    duration, the zone) was a tenth of its time.
+    """
+    data = job.schedule
+    try:
+        return _parsed(tuple(data.items()), job.timezone)
+    except (AttributeError, TypeError):  # not a dict of plain values: parse it as it is
+        return Schedule.from_json(data, timezone=job.timezone)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(items: tuple, timezone: str) -> Schedule:
+    return Schedule.from_json(dict(items), timezone=timezone)
 
 
 def within_limits(job: Job, moment: datetime | None, *, fires: int | None = None) -> bool:

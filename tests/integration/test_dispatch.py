@@ -25,6 +25,7 @@ def make_job(api, schedule="1s", **extra) -> Job:
     return Job.objects.get(id=response.json()["id"])
 
 
+@pytest.mark.smoke  # also on SQLite: the portable path
 def test_it_plans_each_due_fire_once_and_queues_it(api, broker):
     due = make_job(api, "1s")
     later = make_job(api, "1h")
@@ -37,6 +38,7 @@ def test_it_plans_each_due_fire_once_and_queues_it(api, broker):
     assert queued(broker, "http") == 1
 
 
+@pytest.mark.smoke  # also on SQLite: the portable path
 def test_an_interval_job_advances_its_next_fire(api, broker):
     job = make_job(api, {"every": "10s"}, start_at="1s")
     first = job.next_run_at
@@ -61,6 +63,7 @@ def test_after_downtime_a_recurring_job_runs_once_for_what_it_missed(api, broker
     assert job.next_run_at > timezone.now()
 
 
+@pytest.mark.smoke  # also on SQLite: the portable path
 def test_a_fire_later_than_the_misfire_grace_is_recorded_missed(api, broker):
     job = make_job(api, "1s", misfire_grace="10s")
     Job.objects.filter(id=job.id).update(next_run_at=timezone.now() - timedelta(minutes=5))
@@ -70,6 +73,25 @@ def test_a_fire_later_than_the_misfire_grace_is_recorded_missed(api, broker):
     assert queued(broker, "http") == 0
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
+
+
+@pytest.mark.smoke  # also on SQLite: the portable path
+def test_a_fire_planned_twice_runs_once_and_is_published_once(api, broker):
+    job = make_job(api, {"every": "1h"}, start_at="1s")
+    first_due = job.next_run_at
+    assert dispatch.plan_due_fires() == 1
+    (run,) = job.runs.all()
+    assert queued(broker, "http") == 1
+    # The job row goes back to before that plan (say, a restored backup): the same fire is
+    # due again, planned again in a batch with another job's fire.
+    Job.objects.filter(id=job.id).update(next_run_at=first_due, fire_count=0)
+    other = make_job(api, {"every": "1h"}, start_at="1s")
+    assert dispatch.plan_due_fires() == 2
+    assert list(job.runs.all()) == [run]  # no second run of the same fire...
+    assert queued(broker, "http") == 2  # ...nor a second message: only the other job's
+    assert other.runs.get().status == RunStatus.PENDING
+    job.refresh_from_db()
+    assert (job.next_run_at, job.status) == (first_due + timedelta(hours=1), JobStatus.SCHEDULED)
 
 
 def test_forbid_skips_a_fire_that_comes_while_the_previous_run_runs(api, broker):
@@ -94,11 +116,13 @@ def test_allow_lets_runs_overlap(api, broker):
     assert runner.claim(str(services.job_run_now(job=job).id)) is not None
 
 
+@pytest.mark.smoke  # also on SQLite: the portable path
 def test_a_job_with_max_runs_completes_after_its_last_run(api, broker):
     job = make_job(api, {"every": "1s"}, start_at="1s", max_runs=1)
     dispatch.plan_due_fires()
     job.refresh_from_db()
     assert job.next_run_at is None
+    assert job.status == JobStatus.SCHEDULED  # its last run is still to come
     run = runner.claim(str(job.runs.get().id))
     runner.finish(run, Outcome(RunStatus.SUCCEEDED, {"status_code": 200}))
     job.refresh_from_db()
