@@ -85,16 +85,15 @@ def render(results: dict, meta: dict) -> str:
             "### 2. Dispatch capacity (`jobs.dispatch.dispatch()`, in process) and memory",
             "",
             "| jobs in the database | due | load s | fires/s planned + published | plan only /s | "
-            "publish only /s | publish only, batched apply_async /s (prototype) | "
-            "set-based planner + prepared batched publish, overlapped /s (prototype) "
+            "publish only /s | the same messages by `apply_async` one at a time /s "
             "| beat RSS MiB | worker RSS MiB |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in rows:
             out.append(
                 f"| {_n(r['jobs'])} | {_n(r['due'])} | {_n(r['load_s'], 1)} | "
                 f"**{_n(r['fires_per_s'])}** | {_n(r['plan_per_s'])} | {_n(r['publish_per_s'])} | "
-                f"{_n(r['batched_publish_per_s'])} | {_n(r.get('fast_fires_per_s'))} | "
+                f"{_n(r['apply_async_per_s'])} | "
                 f"{_n(r['rss_beat_mib'])} | "
                 f"{_n(r['rss_worker_mib'])} |"
             )
@@ -252,7 +251,7 @@ def plot(lags: dict[str, list[float]], meta: dict) -> None:
         ms = sorted(v * 1000 for v in values)
         ys = [(i + 1) / len(ms) for i in range(len(ms))]
         base = label.partition(", ")[0]
-        style = "--" if "prototype" in label else "-"
+        style = "--" if "two worker" in label else "-"
         (line,) = ax.plot(
             [max(v, 0.1) for v in ms],
             ys,
@@ -269,7 +268,7 @@ def plot(lags: dict[str, list[float]], meta: dict) -> None:
     ax.set_ylabel("fraction of fires")
     ax.set_title(
         f"Fire lag, {meta['cores']} cores, {meta['date']} ({meta['mode']} mode); "
-        "dashed: prototype worker",
+        "dashed: two worker processes",
         fontsize=10,
     )
     ax.grid(True, which="both", alpha=0.3)

@@ -86,7 +86,7 @@ class Ctx:
     results: dict[str, Any] = field(default_factory=dict)
     lags: dict[str, list[float]] = field(default_factory=dict)  # for the plot
     monitor: CpuMonitor | None = None
-    skip_prototypes: bool = False
+    skip_variants: bool = False
 
     def redis(self):
         import redis
@@ -182,8 +182,15 @@ def bench_fire_lag(ctx: Ctx) -> None:
     def fire(label: str, rate: float, count: int) -> dict:
         slug = label.replace("/", "ps").replace(" ", "_").replace(",", "")
         ctx.target.dump()
-        worker = b.processes["worker"]
-        dropped0 = worker.own_log_text().count("run dropped")
+
+        def dropped() -> int:  # "run dropped" lines of every worker process
+            return sum(
+                p.own_log_text().count("run dropped")
+                for name, p in b.processes.items()
+                if name.startswith("worker")
+            )
+
+        dropped0 = dropped()
         t0 = time.time() + 4.0  # beyond the dispatcher's 2 s lookahead
         step = 1.0 / rate
         load.clone(
@@ -211,7 +218,7 @@ def bench_fire_lag(ctx: Ctx) -> None:
             time.sleep(0.2)
         out = summary_ms(lags)
         out.update(
-            dropped=worker.own_log_text().count("run dropped") - dropped0,
+            dropped=dropped() - dropped0,
             fires=count,
             received=got,
             rate=rate,
@@ -229,6 +236,16 @@ def bench_fire_lag(ctx: Ctx) -> None:
         log(f"fire lag: {label} ({count} fires at {rate:g}/s)")
         results[label], ctx.lags[label] = fire(label, rate, count)
         log(f"  -> {fmt_lag(results[label])}")
+    if not ctx.skip_variants:
+        # The same loads with a second worker process (one per core).
+        b.start_worker("worker2")
+        fire("warmup", 100, 200)
+        for label, rate, count in ctx.mode.lag_loads:
+            name = f"{label}, two worker processes"
+            log(f"fire lag: {name} ({count} fires at {rate:g}/s)")
+            results[name], ctx.lags[name] = fire(name, rate, count)
+            log(f"  -> {fmt_lag(results[name])}")
+        b.stop("worker2")
     ctx.results["fire_lag"] = results
 
     # `now` jobs: POST, 201, request at the target; one at a time, 10 per second.
@@ -280,8 +297,9 @@ def bench_dispatch(ctx: Ctx) -> None:
 
     import jobs.dispatch as dispatch_module
     from jobs.models import Run
+    from jobs.tasks import execute_run
 
-    from . import load, prototypes
+    from . import load
 
     b = ctx.bench
     rows = []
@@ -343,46 +361,34 @@ def bench_dispatch(ctx: Ctx) -> None:
             queued = ctx.redis().llen("http")
             if queued != fired:
                 log(f"  !! dispatch() planned {fired} and queued {queued}")
-            # The same messages again through a batched publish (a prototype of the fix).
+            # The same messages again, as plain Celery sends them: apply_async one at a time.
             ctx.redis().flushall()
-            triples = [(r.id, "http", r.due_at) for r in Run.objects.only("id", "due_at")]
+            runs = list(Run.objects.only("id", "due_at"))
             t = time.perf_counter()
-            prototypes.publish_batched(triples)
-            batched = time.perf_counter() - t
+            for run in runs:
+                execute_run.apply_async(args=[str(run.id)], queue="http", eta=run.due_at)
+            one_by_one = time.perf_counter() - t
             return {
                 "fired": fired,
                 "fires_per_s": fired / elapsed,
                 "plan_per_s": fired / (elapsed - spent["publish"]),
                 "publish_per_s": fired / spent["publish"],
-                "batched_publish_per_s": ctx.redis().llen("http") / batched,
+                "apply_async_per_s": ctx.redis().llen("http") / one_by_one,
             }
 
-        def prototype(due: int = due) -> float:
-            t = time.perf_counter()
-            fired = prototypes.dispatch_fast(now=timezone.now())
-            elapsed = time.perf_counter() - t
-            if ctx.redis().llen("http") != due:
-                log(f"  !! prototype planner queued {ctx.redis().llen('http')} of {due}")
-            return fired / elapsed
-
-        samples, fast = [], []
+        samples = []
         for repeat in range(ctx.mode.repeats):
             if repeat:
                 rewind()
             samples.append(product())
-            rewind()
-            fast.append(prototype())
         row = {"jobs": size, "due": due, "load_s": load_s, "repeats": ctx.mode.repeats}
         for key in samples[0]:
             row[key] = statistics.median(s[key] for s in samples)
         row["fires_per_s_all"] = [round(s["fires_per_s"]) for s in samples]
-        row["fast_fires_per_s"] = statistics.median(fast)
-        row["fast_fires_per_s_all"] = [round(f) for f in fast]
         log(
             f"  -> {row['fires_per_s']:,.0f} fires/s (median of {row['fires_per_s_all']}; "
             f"plan {row['plan_per_s']:,.0f}/s, publish {row['publish_per_s']:,.0f}/s; "
-            f"batched publish {row['batched_publish_per_s']:,.0f}/s; prototype planner + "
-            f"prepared publish {row['fast_fires_per_s']:,.0f}/s of {row['fast_fires_per_s_all']})"
+            f"the same messages by apply_async one at a time {row['apply_async_per_s']:,.0f}/s)"
         )
 
         # Memory: beat and worker running for a while at this size, 100 fires/s flowing.
@@ -480,7 +486,7 @@ def bench_e2e(ctx: Ctx) -> None:
         return out
 
     variants = [ours("worker and beat as in the Procfile")]
-    if not ctx.skip_prototypes:
+    if not ctx.skip_variants:
         variants.append(ours("two worker processes as in the Procfile", workers=2))
 
     # Raw Celery: the same worker configuration drains n tasks: no-ops, then one GET each.
@@ -722,9 +728,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(BENCHES)}")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     parser.add_argument(
-        "--no-prototypes",
+        "--no-variants",
         action="store_true",
-        help="skip the variants (prototypes, a second worker process)",
+        help="skip the variants (two worker processes) of fire lag and end-to-end",
     )
     parser.add_argument(
         "--profile",
@@ -746,7 +752,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{mode.name} mode, {os.cpu_count()} cores; logs in {workdir}")
     with Bench(workdir) as bench:
         setup_django(bench)
-        ctx = Ctx(bench=bench, mode=mode, skip_prototypes=args.no_prototypes)
+        ctx = Ctx(bench=bench, mode=mode, skip_variants=args.no_variants)
         try:
             make_user(ctx)
             ctx.target_url = bench.start_target()
