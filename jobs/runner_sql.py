@@ -19,7 +19,10 @@ decides as before. SQLite keeps the ORM path (single machine, modest rates).
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
+import psycopg
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -72,11 +75,30 @@ def enabled() -> bool:
     return connection.vendor == "postgresql"
 
 
+@contextmanager
+def _cursor():
+    """A cursor of Django's connection that binds parameters on the server.
+
+    With DB_PREPARED_STATEMENTS (the default), these statements are prepared once per
+    connection: PostgreSQL then no longer parses and plans them for every run. Django's
+    own cursors bind on the client and never prepare (for poolers before PgBouncer 1.21,
+    which lose prepared statements between transactions: set DB_PREPARED_STATEMENTS=0).
+    Errors come out as Django's (OperationalError...), like those of its cursors.
+    """
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
+def _execute(cursor, sql: str, params) -> None:
+    cursor.execute(sql, params, prepare=settings.DB_PREPARED_STATEMENTS or None)
+
+
 def claim(run_id: str, worker: str) -> Run | None:
     """Claim an `allow` run in one statement; None means: take the ORM path."""
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, {"now": now, "worker": worker, "id": run_id})
+    with _cursor() as cursor:
+        _execute(cursor, CLAIM_SQL, {"now": now, "worker": worker, "id": run_id})
         row = cursor.fetchone()
         if row is None:
             return None
@@ -111,9 +133,10 @@ def claim(run_id: str, worker: str) -> Run | None:
 def succeed(run: Run, result: dict, error: str, now) -> bool:
     """Record a success and settle the job; False means: take the ORM path."""
     result_field = Run._meta.get_field("result")
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(LOCK_JOB_SQL, [run.job_id])
-        cursor.execute(
+    with transaction.atomic(), _cursor() as cursor:
+        _execute(cursor, LOCK_JOB_SQL, [run.job_id])
+        _execute(
+            cursor,
             SUCCEED_SQL,
             {
                 "result": result_field.get_db_prep_save(result, connection),

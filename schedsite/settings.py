@@ -97,6 +97,11 @@ else:
             f"-c idle_in_transaction_session_timeout={int(_idle_tx * 1000)}"
         ).strip()
 
+# The worker's two hot statements (jobs/runner_sql.py) are prepared once per connection on
+# PostgreSQL. Off for a pooler that loses them between transactions (PgBouncer < 1.21 in
+# transaction mode).
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
