@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent import futures
@@ -92,11 +93,39 @@ def _requests_pool() -> futures.ThreadPoolExecutor:
         return _pool
 
 
+# Proxy settings in the worker's environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY
+# in either case), read once: requests otherwise reads the environment on every request.
+_PROXY_ENV = any(
+    name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy") for name in os.environ
+)
+_CA_BUNDLE = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """No credentials but the job's own headers: requests would otherwise add those of
+    the worker's ~/.netrc for the job's host, and the job's owner reads the response."""
+    return request
+
+
+def _auth_of(uri: str):
+    """Basic credentials written in the URI (user:password@host), or none at all."""
+    user, password = requests.utils.get_auth_from_url(uri)
+    return (user, password) if user or password else _no_auth
+
+
 def _session() -> requests.Session:
-    """One pooled session per worker thread."""
+    """One pooled session per worker thread.
+
+    The environment is consulted once, at start-up: without proxy variables the session
+    does not look at it again (a tenth of a request's CPU here), and a CA bundle named by
+    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE still applies.
+    """
     session = getattr(_local, "session", None)
     if session is None:
         session = _local.session = requests.Session()
+        session.trust_env = _PROXY_ENV
+        if not _PROXY_ENV and _CA_BUNDLE:
+            session.verify = _CA_BUNDLE
     return session
 
 
@@ -146,6 +175,7 @@ class HttpExecutor(Executor):
                 timeout=timeout,
                 stream=True,
                 allow_redirects=False,
+                auth=_auth_of(task["uri"]),
                 **kwargs,
             )
             text, truncated = self._read_body(response, deadline=started + timeout)

@@ -122,3 +122,38 @@ def test_only_a_bounded_piece_of_the_body_is_kept(api, broker, target, settings)
     assert run.status == RunStatus.SUCCEEDED
     assert len(run.result["body"]) == 1000
     assert run.result["body_truncated"] is True
+
+
+@pytest.fixture
+def proxy_env(monkeypatch, tmp_path):
+    """A worker whose environment names a proxy (so requests reads the environment) and
+    holds ~/.netrc credentials for the target's host."""
+    import threading
+
+    from executors import http
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login worker password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setattr(http, "_PROXY_ENV", True)
+    monkeypatch.setattr(http, "_local", threading.local())  # new sessions everywhere
+
+
+def test_the_workers_netrc_credentials_never_reach_a_job_target(api, broker, target, proxy_env):
+    job = run_once(api, {"uri": f"{target.url}/who"})
+    assert job.runs.get().status == RunStatus.SUCCEEDED
+    [request] = target.received
+    assert "Authorization" not in request["headers"]
+
+
+def test_credentials_in_the_uri_are_sent_as_basic_auth(api, broker, target, proxy_env):
+    import base64
+
+    uri = target.url.replace("http://", "http://ops:p%40ss@") + "/who"
+    job = run_once(api, {"uri": uri})
+    assert job.runs.get().status == RunStatus.SUCCEEDED
+    [request] = target.received
+    assert request["headers"]["Authorization"] == "Basic " + base64.b64encode(b"ops:p@ss").decode()
