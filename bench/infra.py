@@ -11,14 +11,22 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from tests.e2e.harness import ROOT, VENV_BIN, Process, RedisServer, free_port, tail, wait_until
+from tests.e2e.harness import (
+    ROOT,
+    VENV_BIN,
+    Process,
+    RedisServer,
+    free_port,
+    manage,
+    tail,
+    wait_until,
+)
 
 __all__ = ["ROOT", "VENV_BIN", "Bench", "Process", "free_port", "rss_mib", "tail", "wait_until"]
 
@@ -251,15 +259,7 @@ class Bench:
         return f"http://127.0.0.1:{port}"
 
     def manage(self, *args: str) -> str:
-        done = subprocess.run(
-            [str(VENV_BIN / "python"), "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = manage(self.env, *args, timeout=300)
         if done.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout

@@ -93,27 +93,11 @@ def profile_dispatch(ctx, jobs: int = 100_000, due: int = 5_000) -> dict:
 
     import jobs.dispatch as dispatch_module
 
-    from . import load
-    from .run import far_template, log
+    from .run import load_dispatch_jobs, log
 
     ctx.quiet()
     log(f"profile: dispatch() with {jobs:,} jobs, {due:,} due, under pyinstrument")
-    tpl = far_template(ctx, {"every": "1h"}, "/cap")
-    now = time.time()
-    load.clone(
-        tpl,
-        due,
-        due="to_timestamp(%(now)s - 1 + i * %(step)s)",
-        params={"now": now, "step": 0.5 / due},
-    )
-    load.clone(
-        tpl,
-        jobs - due - 1,
-        start=due,
-        due="to_timestamp(%(now)s + 3600 + i * %(step)s)",
-        params={"now": now, "step": 86400 / jobs},
-    )
-    load.analyze()
+    load_dispatch_jobs(ctx, jobs, due)
     profiler = Profiler(interval=0.0005)
     with CaptureQueriesContext(connection) as captured:
         profiler.start()

@@ -167,6 +167,28 @@ def far_template(ctx: Ctx, schedule: Any, path: str):
     return tpl
 
 
+def load_dispatch_jobs(ctx: Ctx, size: int, due: int) -> None:
+    """`size` hourly jobs in the database, `due` of them due now, the rest over a day."""
+    from . import load
+
+    tpl = far_template(ctx, {"every": "1h"}, "/cap")
+    now = time.time()
+    load.clone(
+        tpl,
+        due,
+        due="to_timestamp(%(now)s - 1 + i * %(step)s)",
+        params={"now": now, "step": 0.5 / due},
+    )
+    load.clone(
+        tpl,
+        size - due - 1,
+        start=due,
+        due="to_timestamp(%(now)s + 3600 + i * %(step)s)",
+        params={"now": now, "step": 86400 / size},
+    )
+    load.analyze()
+
+
 # ---------------------------------------------------------------- 1. fire lag
 
 
@@ -299,8 +321,6 @@ def bench_dispatch(ctx: Ctx) -> None:
     from jobs.models import Run
     from jobs.tasks import execute_run
 
-    from . import load
-
     b = ctx.bench
     rows = []
     for size in ctx.mode.sizes:
@@ -308,22 +328,7 @@ def bench_dispatch(ctx: Ctx) -> None:
         due = ctx.mode.due
         log(f"dispatch: loading {size:,} jobs ({due:,} due)")
         started = time.monotonic()
-        tpl = far_template(ctx, {"every": "1h"}, "/cap")
-        now = time.time()
-        load.clone(
-            tpl,
-            due,
-            due="to_timestamp(%(now)s - 1 + i * %(step)s)",
-            params={"now": now, "step": 0.5 / due},
-        )
-        load.clone(
-            tpl,
-            size - due - 1,
-            start=due,
-            due="to_timestamp(%(now)s + 3600 + i * %(step)s)",
-            params={"now": now, "step": 86400 / size},
-        )
-        load.analyze()
+        load_dispatch_jobs(ctx, size, due)
         load_s = time.monotonic() - started
 
         # Each measurement is repeated (the machine is shared): the median is reported.

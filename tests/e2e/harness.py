@@ -93,6 +93,19 @@ def lag_summary() -> str | None:
 # ---------------------------------------------------------------- small helpers
 
 
+def manage(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """`python manage.py ARGS` of this checkout with `env`, output captured."""
+    return subprocess.run(
+        [str(VENV_BIN / "python"), "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -374,15 +387,7 @@ class Stack:
         )
 
     def _manage(self, *args: str, log: str) -> str:
-        done = subprocess.run(
-            [str(VENV_BIN / "python"), "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = manage(self.env, *args, timeout=120)
         (self.workdir / f"{log}.log").write_text(done.stdout + done.stderr)
         if done.returncode != 0:
             raise RuntimeError(
