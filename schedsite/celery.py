@@ -4,7 +4,7 @@ import os
 
 import redis
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_ready
 from kombu.transport import redis as kombu_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schedsite.settings")
@@ -22,6 +22,19 @@ def _close_old_connections(**kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_ready.connect
+def _start_container_janitor(sender=None, **kwargs) -> None:
+    """A worker that runs container tasks removes the containers a dead worker left."""
+    try:
+        queues = {queue.name for queue in sender.task_consumer.queues}
+    except AttributeError:
+        return
+    if "docker" in queues:
+        from executors import docker_janitor
+
+        docker_janitor.start()
 
 
 class RedisChannel(kombu_redis.Channel):

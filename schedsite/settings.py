@@ -213,6 +213,8 @@ SCHED = {
     "SCRIPT_MAX_BYTES": env_int("SCRIPT_MAX_BYTES", 8 * 1024 * 1024),  # decoded upload size
     "KILL_GRACE": env_float("KILL_GRACE", 2.0),  # seconds between SIGTERM and SIGKILL
     "DOCKER_HOST": env_str("DOCKER_HOST"),  # empty: the SDK's default (DOCKER_HOST, socket)
+    # Seconds between sweeps for containers of runs that no longer run (a dead worker's).
+    "DOCKER_JANITOR_INTERVAL": env_float("DOCKER_JANITOR_INTERVAL", 30.0),
 }
 
 # Catalog tasks: dotted paths of CatalogTask classes, besides those that installed

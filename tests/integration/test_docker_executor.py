@@ -10,16 +10,18 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import docker
 import pytest
+from django.utils import timezone
 
 from executors import docker as docker_executor
+from executors import docker_janitor
 from executors.base import RunContext
 from executors.registry import get_executor
 from jobs import dispatch, runner
-from jobs.models import Job, RunStatus
+from jobs.models import Job, Run, RunStatus
 from tests.podman import docker_host as podman_docker_host
 
 pytestmark = [pytest.mark.django_db]
@@ -301,3 +303,49 @@ def test_a_user_without_the_permission_gets_403(api, broker):
     assert response.status_code == 403, response.data
     assert "jobs.run_code" in str(response.json())
     assert Job.objects.count() == 0
+
+
+# ---------------------------------------------------------------- containers left behind
+
+
+def test_the_janitor_removes_what_a_dead_worker_left_and_nothing_else(engine, coder, broker):
+    response = coder.post(
+        "/api/v1/jobs",
+        {"task": {"type": "docker", "image": IMAGE}, "schedule": "in 1h"},
+        format="json",
+    )
+    assert response.status_code == 201, response.data
+    job = Job.objects.get(id=response.json()["id"])
+
+    def run_with_container(status: str):
+        run = Run.objects.create(
+            job=job,
+            job_revision=job.revision,
+            due_at=timezone.now() - timedelta(minutes=len(status)),
+            idempotency_key=uuid.uuid4(),
+            status=status,
+        )
+        return run.id, start_container(run.id)
+
+    def start_container(run_id):
+        return engine.containers.run(
+            IMAGE,
+            "sleep 300",
+            detach=True,
+            name=f"sched-{run_id}",
+            labels={"sched.run": str(run_id)},
+        )
+
+    lost, _ = run_with_container(RunStatus.LOST)  # its worker was killed
+    live, live_container = run_with_container(RunStatus.RUNNING)  # another worker's
+    foreign = uuid.uuid4()  # a run of another installation sharing the engine
+    foreign_container = start_container(foreign)
+    try:
+        assert docker_janitor.sweep() == 1
+        assert containers_of(engine, lost) == []
+        assert [c.id for c in containers_of(engine, live)] == [live_container.id]
+        assert [c.id for c in containers_of(engine, foreign)] == [foreign_container.id]
+        assert docker_janitor.sweep() == 0
+    finally:
+        for container in containers_of(engine, live) + containers_of(engine, foreign):
+            container.remove(force=True)
