@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 
 from django.conf import settings
@@ -82,4 +83,4 @@ def _loop() -> None:
             log.warning("container janitor pass failed", exc_info=True)
         finally:
             connection.close()
-        threading.Event().wait(settings.SCHED["DOCKER_JANITOR_INTERVAL"])
+        time.sleep(settings.SCHED["DOCKER_JANITOR_INTERVAL"])
