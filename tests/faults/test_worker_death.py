@@ -48,6 +48,22 @@ def _in_flight(target, cases, count: int, timeout: float = 40) -> None:
     )
 
 
+def _signal_mid_run(stack, target, clients, group: str, name: str, sig: int):
+    """Start worker `name`; give it 120 slow runs (2 s responses) and 40 held as ETA
+    messages; once 50 requests are in flight, send it `sig`.
+    Return (the worker, the cases, when the signal was sent)."""
+    worker = start_worker(stack, name)
+    due = whole_second(time.time() + 5)
+    cases = [http_case(target, group, not_before(due), kind="slow/2") for _ in range(120)] + [
+        http_case(target, group, not_before(due + 1.5)) for _ in range(40)
+    ]
+    create_many(clients, cases)
+    _in_flight(target, cases[:120], 50)
+    time.sleep(0.3)
+    worker.signal(sig)
+    return worker, cases, time.time()
+
+
 def _lost_runs(clients, cases) -> list[tuple[object, dict]]:
     """(case, run detail) of every lost run."""
     api = clients.get()
@@ -117,17 +133,9 @@ def test_sigkill_a_worker_in_the_middle_of_runs(stack, target, clients, fault_ru
 def test_a_frozen_worker_wakes_up_late_and_changes_nothing(stack, target, clients, api, fault_run):
     fault = fault_run("freeze")
     group = fault.group
-    frozen = start_worker(stack, "worker-frozen")
-    due = whole_second(time.time() + 5)
-    cases = [http_case(target, group, not_before(due), kind="slow/2") for _ in range(120)] + [
-        http_case(target, group, not_before(due + 1.5)) for _ in range(40)
-    ]
-    create_many(clients, cases)
-
-    _in_flight(target, cases[:120], 50)
-    time.sleep(0.3)
-    frozen.signal(signal.SIGSTOP)
-    frozen_at = time.time()
+    frozen, cases, frozen_at = _signal_mid_run(
+        stack, target, clients, group, "worker-frozen", signal.SIGSTOP
+    )
     # Its runs are recovered elsewhere while it sleeps.
     wait_settled(api, group, timeout=60)
     frozen.signal(signal.SIGCONT)
@@ -172,17 +180,9 @@ def test_a_worker_stopped_gracefully_finishes_or_hands_back_its_runs(
     messages it held but had not started back to the queue. Nothing is lost or run twice."""
     fault = fault_run("sigterm")
     group = fault.group
-    leaving = start_worker(stack, "worker-leaving")
-    due = whole_second(time.time() + 5)
-    cases = [http_case(target, group, not_before(due), kind="slow/2") for _ in range(120)] + [
-        http_case(target, group, not_before(due + 1.5)) for _ in range(40)
-    ]
-    create_many(clients, cases)
-
-    _in_flight(target, cases[:120], 50)
-    time.sleep(0.3)
-    leaving.signal(signal.SIGTERM)
-    stopped_at = time.time()
+    leaving, cases, stopped_at = _signal_mid_run(
+        stack, target, clients, group, "worker-leaving", signal.SIGTERM
+    )
     leaving.proc.wait(30)
     exited_after = time.time() - stopped_at
 
