@@ -20,8 +20,10 @@ import requests
 from tests.e2e.harness import (
     ROOT,
     VENV_BIN,
+    WORKER_QUEUES,
     Process,
     RedisServer,
+    celery_worker_argv,
     free_port,
     manage,
     tail,
@@ -31,7 +33,6 @@ from tests.e2e.harness import (
 __all__ = ["ROOT", "VENV_BIN", "Bench", "Process", "free_port", "rss_mib", "tail", "wait_until"]
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
-WORKER_QUEUES = "http,command,script,docker,catalog,housekeeping"
 
 
 def rss_mib(pid: int, *, children: bool = False) -> float:
@@ -167,24 +168,7 @@ class Bench:
         app = app or os.environ.get("BENCH_WORKER_APP", "schedsite")
         process = self.start(
             name,
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                app,
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--pool",
-                "threads",
-                "--concurrency",
-                str(concurrency),
-                "--queues",
-                queues,
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"bench-{name}@%h",
-            ],
+            celery_worker_argv(f"bench-{name}@%h", app=app, concurrency=concurrency, queues=queues),
             env=env,
         )
         if wait:

@@ -93,6 +93,33 @@ def lag_summary() -> str | None:
 # ---------------------------------------------------------------- small helpers
 
 
+WORKER_QUEUES = "http,command,script,docker,catalog,housekeeping"
+
+
+def celery_worker_argv(
+    hostname: str, *, app: str = "schedsite", concurrency: int, queues: str = WORKER_QUEUES
+) -> list[str]:
+    """A worker as the Procfile starts it: threads pool, INFO logging, no gossip/mingle."""
+    return [
+        str(VENV_BIN / "celery"),
+        "-A",
+        app,
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(concurrency),
+        "--queues",
+        queues,
+        "--without-gossip",
+        "--without-mingle",
+        "--hostname",
+        hostname,
+    ]
+
+
 def manage(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:
     """`python manage.py ARGS` of this checkout with `env`, output captured."""
     return subprocess.run(
@@ -459,24 +486,7 @@ class Stack:
         ]
 
     def worker_argv(self, hostname: str = "e2e-worker@%h") -> list[str]:
-        return [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "schedsite",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(self.worker_concurrency),
-            "--queues",
-            "http,command,script,docker,catalog,housekeeping",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            hostname,
-        ]
+        return celery_worker_argv(hostname, concurrency=self.worker_concurrency)
 
     def start_extra(self, name: str, argv: list[str]) -> Process:
         """Start one more product process (e.g. a second beat); the caller stops it."""
