@@ -30,18 +30,23 @@ def make_job(api, schedule, **extra) -> Job:
 # --- a downtime that outlasts a recurring job's end_at: one run, no burst
 
 
-def test_after_a_downtime_past_end_at_a_recurring_job_runs_once_not_a_burst(api, broker):
-    job = make_job(api, {"every": "1m"}, start_at="30s", end_at="in 2h")
-    # Beat was down for 3 h: the job's 60 fires until end_at were all missed.
-    shift = timedelta(hours=3)
+def _back_after_downtime(job: Job, down_for: timedelta) -> None:
+    """As if beat had been down for `down_for`: the job's times moved back by that much;
+    then the dispatcher runs several passes."""
     Job.objects.filter(id=job.id).update(
-        next_run_at=job.next_run_at - shift,
-        anchor_at=job.anchor_at - shift,
-        end_at=job.end_at - shift,
+        next_run_at=job.next_run_at - down_for,
+        anchor_at=job.anchor_at - down_for,
+        end_at=job.end_at - down_for,
     )
     job.refresh_from_db()
     for _ in range(5):
         dispatch.plan_due_fires()
+
+
+def test_after_a_downtime_past_end_at_a_recurring_job_runs_once_not_a_burst(api, broker):
+    job = make_job(api, {"every": "1m"}, start_at="30s", end_at="in 2h")
+    # Beat was down for 3 h: the job's 60 fires until end_at were all missed.
+    _back_after_downtime(job, timedelta(hours=3))
     (run,) = job.runs.all()
     # Once, for the last fire the job had (the last before its end_at), which is past the
     # default misfire grace (1 h): recorded missed, not run.
@@ -54,15 +59,7 @@ def test_after_a_downtime_past_end_at_a_recurring_job_runs_once_not_a_burst(api,
 
 def test_within_the_grace_the_last_fire_before_end_at_runs(api, broker):
     job = make_job(api, {"every": "10s"}, start_at="5s", end_at="in 1m")
-    shift = timedelta(minutes=2)  # down for 2 min; end_at passed a minute ago
-    Job.objects.filter(id=job.id).update(
-        next_run_at=job.next_run_at - shift,
-        anchor_at=job.anchor_at - shift,
-        end_at=job.end_at - shift,
-    )
-    job.refresh_from_db()
-    for _ in range(5):
-        dispatch.plan_due_fires()
+    _back_after_downtime(job, timedelta(minutes=2))  # end_at passed a minute ago
     (run,) = job.runs.all()
     assert run.status == RunStatus.PENDING
     assert job.end_at - timedelta(seconds=10) < run.due_at <= job.end_at
