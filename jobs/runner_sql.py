@@ -11,6 +11,10 @@ the same work in one round trip each (plus the lock and the commit of `finish`):
 - finish, outcome `succeeded`: record it if the run is still `running`, set the job's
   `last_run` and settle its status by the rules of jobs/settle.py.
 
+The threads of a worker process share these statements (jobs/batching.py): the claims
+that wait while one is in flight go together as the next statement, and so do the
+successes. Under load one statement serves many runs; an idle worker sends each at once.
+
 Anything else (forbid, replace, stale or duplicate messages, failures that may retry,
 runs canceled or lost meanwhile) returns None and the caller takes the ORM path, which
 decides as before. SQLite keeps the ORM path (single machine, modest rates).
@@ -19,6 +23,7 @@ decides as before. SQLite keeps the ORM path (single machine, modest rates).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from contextlib import contextmanager
 
 import psycopg
@@ -26,14 +31,17 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from .batching import Batcher
 from .models import Job, Run, RunStatus
 
 CLAIM_SQL = """
-WITH r AS (
+WITH i AS (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(workers)s::text[]) AS i(id, worker)
+), r AS (
     UPDATE jobs_run AS r
-    SET status = 'running', started_at = %(now)s, heartbeat_at = %(now)s, worker = %(worker)s
-    FROM jobs_job AS j
-    WHERE r.id = %(id)s AND r.status = 'pending' AND j.id = r.job_id
+    SET status = 'running', started_at = %(now)s, heartbeat_at = %(now)s, worker = i.worker
+    FROM i, jobs_job AS j
+    WHERE r.id = i.id AND r.status = 'pending' AND j.id = r.job_id
       AND j.revision = r.job_revision AND j.concurrency = 'allow'
     RETURNING r.id, r.job_id, r.job_revision, r.due_at, r.attempt, r.trigger,
               r.idempotency_key, r.queued_at, j.type, j.task, j.payload, j.timeout,
@@ -45,29 +53,37 @@ WITH r AS (
 SELECT * FROM r
 """
 
-# The job row is locked first (LOCK_JOB_SQL, its own statement), so that the status is
-# settled from a snapshot taken after any other finish of the same job committed: two
-# runs of one job ending at once must not both see the other still running.
-LOCK_JOB_SQL = "SELECT 1 FROM jobs_job WHERE id = %s FOR NO KEY UPDATE"
+# The job rows are locked first (LOCK_JOBS_SQL, its own statement, in id order so that two
+# batches never wait for each other in a cycle), so that each status is settled from a
+# snapshot taken after any other finish of the same job committed: two runs of one job
+# ending at once must not both see the other still running. For the same reason a batch
+# holds at most one run per job (jobs.batching: `key`).
+LOCK_JOBS_SQL = "SELECT 1 FROM jobs_job WHERE id = ANY(%s::uuid[]) ORDER BY id FOR NO KEY UPDATE"
 
 SUCCEED_SQL = """
-WITH r AS (
-    UPDATE jobs_run
-    SET status = 'succeeded', result = %(result)s, error = %(error)s,
-        finished_at = %(now)s, heartbeat_at = %(now)s
-    WHERE id = %(id)s AND status = 'running'
-    RETURNING id, job_id
+WITH i AS (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(results)s::jsonb[], %(errors)s::text[],
+                         %(nows)s::timestamptz[]) AS i(id, result, error, now)
+), r AS (
+    UPDATE jobs_run AS r
+    SET status = 'succeeded', result = i.result, error = i.error,
+        finished_at = i.now, heartbeat_at = i.now
+    FROM i WHERE r.id = i.id AND r.status = 'running'
+    RETURNING r.id, r.job_id
+), j AS (
+    UPDATE jobs_job AS j SET last_run_id = r.id, status = CASE
+        WHEN j.status NOT IN ('scheduled', 'running') THEN j.status
+        WHEN EXISTS (SELECT 1 FROM jobs_run x
+                     WHERE x.job_id = j.id AND x.status = 'running' AND x.id <> r.id)
+            THEN 'running'
+        WHEN j.next_run_at IS NOT NULL OR EXISTS (
+            SELECT 1 FROM jobs_run x WHERE x.job_id = j.id AND x.status = 'pending')
+            THEN 'scheduled'
+        WHEN j.schedule_kind <> 'once' THEN 'completed'
+        ELSE 'succeeded' END
+    FROM r WHERE j.id = r.job_id
 )
-UPDATE jobs_job AS j SET last_run_id = r.id, status = CASE
-    WHEN j.status NOT IN ('scheduled', 'running') THEN j.status
-    WHEN EXISTS (SELECT 1 FROM jobs_run x
-                 WHERE x.job_id = j.id AND x.status = 'running' AND x.id <> r.id) THEN 'running'
-    WHEN j.next_run_at IS NOT NULL OR EXISTS (
-        SELECT 1 FROM jobs_run x WHERE x.job_id = j.id AND x.status = 'pending') THEN 'scheduled'
-    WHEN j.schedule_kind <> 'once' THEN 'completed'
-    ELSE 'succeeded' END
-FROM r WHERE j.id = r.job_id
-RETURNING j.id
+SELECT id FROM r
 """
 
 
@@ -95,14 +111,26 @@ def _execute(cursor, sql: str, params) -> None:
 
 
 def claim(run_id: str, worker: str) -> Run | None:
-    """Claim an `allow` run in one statement; None means: take the ORM path."""
+    """Claim an `allow` run, with the claims of other threads; None: take the ORM path."""
+    return _claims.submit((str(run_id), worker))
+
+
+def succeed(run: Run, result: dict, error: str, now) -> bool:
+    """Record a success and settle the job, with other threads'; False: take the ORM path."""
+    return _successes.submit((run, result, error, now))
+
+
+def _claim_batch(items: Sequence[tuple[str, str]]) -> list[Run | None]:
     now = timezone.now()
+    params = {"now": now, "ids": [i for i, _ in items], "workers": [w for _, w in items]}
     with _cursor() as cursor:
-        _execute(cursor, CLAIM_SQL, {"now": now, "worker": worker, "id": run_id})
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        values = dict(zip((c.name for c in cursor.description), row, strict=True))
+        _execute(cursor, CLAIM_SQL, params)
+        names = [column.name for column in cursor.description]
+        claimed = {str(row[0]): dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+    return [_claimed_run(claimed[i], now) if i in claimed else None for i, _ in items]
+
+
+def _claimed_run(values: dict, now) -> Run:
     for key in ("task", "payload"):  # Django's psycopg set-up hands jsonb over as text
         if isinstance(values[key], str):
             values[key] = json.loads(values[key])
@@ -130,19 +158,22 @@ def claim(run_id: str, worker: str) -> Run | None:
     )
 
 
-def succeed(run: Run, result: dict, error: str, now) -> bool:
-    """Record a success and settle the job; False means: take the ORM path."""
-    result_field = Run._meta.get_field("result")
+def _succeed_batch(items: Sequence[tuple[Run, dict, str, object]]) -> list[bool]:
+    encoder = Run._meta.get_field("result").encoder
+    params = {
+        "ids": [str(run.id) for run, *_ in items],
+        "results": [json.dumps(result, cls=encoder) for _, result, _, _ in items],
+        "errors": [error for _, _, error, _ in items],
+        "nows": [now for *_, now in items],
+    }
     with transaction.atomic(), _cursor() as cursor:
-        _execute(cursor, LOCK_JOB_SQL, [run.job_id])
-        _execute(
-            cursor,
-            SUCCEED_SQL,
-            {
-                "result": result_field.get_db_prep_save(result, connection),
-                "error": error,
-                "now": now,
-                "id": run.id,
-            },
-        )
-        return cursor.fetchone() is not None
+        _execute(cursor, LOCK_JOBS_SQL, [sorted({str(run.job_id) for run, *_ in items})])
+        _execute(cursor, SUCCEED_SQL, params)
+        done = {str(row[0]) for row in cursor.fetchall()}
+    return [str(run.id) in done for run, *_ in items]
+
+
+_claims: Batcher[tuple[str, str], Run | None] = Batcher(_claim_batch, key=lambda item: item[0])
+_successes: Batcher[tuple[Run, dict, str, object], bool] = Batcher(
+    _succeed_batch, key=lambda item: str(item[0].job_id)
+)

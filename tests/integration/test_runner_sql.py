@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection, connections, transaction
@@ -116,3 +117,63 @@ def test_two_runs_of_a_job_ending_at_once_leave_it_settled(api, broker):
     thread.join(10)
     assert ended.is_set()
     assert Job.objects.get(id=first.job_id).status == JobStatus.SUCCEEDED
+
+
+def test_one_claim_statement_serves_many_runs_and_leaves_the_rest_to_the_orm(api, broker):
+    runs = [planned_run(api) for _ in range(3)]
+    forbid = planned_run(api, concurrency="forbid")
+    ids = [str(run.id) for run in [*runs, forbid]]
+    claimed = runner_sql._claim_batch([(run_id, f"w{n}") for n, run_id in enumerate(ids)])
+    assert [run is not None for run in claimed] == [True, True, True, False]
+    for n, run in enumerate(claimed[:3]):
+        assert (str(run.id), run.job_id) == (ids[n], runs[n].job_id)  # each its own row
+        stored = Run.objects.get(id=run.id)
+        assert (stored.status, stored.worker) == (RunStatus.RUNNING, f"w{n}")
+    assert Run.objects.get(id=forbid.id).status == RunStatus.PENDING
+
+
+def test_one_success_statement_records_each_run_and_settles_each_job(api, broker):
+    once = runner.claim(str(planned_run(api).id))
+    recurring = runner.claim(str(planned_run(api, {"every": "1h"}, start_at="1s").id))
+    canceled = runner.claim(str(planned_run(api).id))
+    Run.objects.filter(id=canceled.id).update(status=RunStatus.CANCELED)
+    items = [
+        (once, {"status_code": 200}, "", once.started_at),
+        (recurring, {"status_code": 204}, "slow", recurring.started_at),
+        (canceled, {}, "", canceled.started_at),
+    ]
+    assert runner_sql._succeed_batch(items) == [True, True, False]
+    stored = Run.objects.get(id=recurring.id)
+    assert (stored.status, stored.error) == (RunStatus.SUCCEEDED, "slow")
+    assert stored.result == {"status_code": 204}
+    assert Job.objects.get(id=once.job_id).status == JobStatus.SUCCEEDED
+    assert Job.objects.get(id=recurring.job_id).status == JobStatus.SCHEDULED
+    assert Job.objects.get(id=recurring.job_id).last_run_id == recurring.id
+    assert Run.objects.get(id=canceled.id).status == RunStatus.CANCELED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runs_claimed_and_finished_by_many_threads_at_once_are_each_recorded(api, broker):
+    """Sixteen threads, as in a worker: their claims and successes go in shared statements."""
+    pending = [planned_run(api) for _ in range(12)]
+    pending += [services.job_run_now(job=Job.objects.get(id=pending[0].job_id)) for _ in range(4)]
+    start = threading.Barrier(len(pending))
+
+    def work(run_id) -> str:
+        try:
+            start.wait(10)
+            run = runner.claim(str(run_id))
+            assert run is not None
+            start.wait(10)
+            assert runner.finish(run, OK) is True
+            return runner.worker_name()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(len(pending)) as pool:
+        workers = list(pool.map(work, [run.id for run in pending]))
+    for run, worker in zip(pending, workers, strict=True):
+        stored = Run.objects.get(id=run.id)
+        assert (stored.status, stored.worker) == (RunStatus.SUCCEEDED, worker)
+    # five runs of the first job ended together; it is settled, not left running
+    assert set(Job.objects.values_list("status", flat=True)) == {JobStatus.SUCCEEDED}
