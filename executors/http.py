@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
+import json
 import threading
 import time
 from concurrent import futures
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+import urllib3
 from django.conf import settings
+from requests.utils import get_encoding_from_headers  # requests' rules, kept as they were
 from rest_framework import serializers
 
 from jobs.api.fields import AnyJSONField, DurationSecondsField, StrictSerializer
@@ -18,6 +19,7 @@ from jobs.models import RunStatus
 
 from .base import Executor, Outcome, RunContext
 from .expected_range import parse_expected_range
+from .http_client import Client
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_RANGE = "200-299"
@@ -77,13 +79,12 @@ class HttpTaskSerializer(StrictSerializer):
         return instance
 
 
-_local = threading.local()
 _pool: futures.ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
 def _requests_pool() -> futures.ThreadPoolExecutor:
-    """Threads that send the requests, reused so that their sessions keep connections."""
+    """Threads that send the requests: the run's own thread watches its stop event."""
     global _pool
     with _pool_lock:
         if _pool is None:
@@ -93,40 +94,15 @@ def _requests_pool() -> futures.ThreadPoolExecutor:
         return _pool
 
 
-# Proxy settings in the worker's environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY
-# in either case), read once: requests otherwise reads the environment on every request.
-_PROXY_ENV = any(
-    name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy") for name in os.environ
-)
-_CA_BUNDLE = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+_client: Client | None = None
 
 
-def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """No credentials but the job's own headers: requests would otherwise add those of
-    the worker's ~/.netrc for the job's host, and the job's owner reads the response."""
-    return request
-
-
-def _auth_of(uri: str):
-    """Basic credentials written in the URI (user:password@host), or none at all."""
-    user, password = requests.utils.get_auth_from_url(uri)
-    return (user, password) if user or password else _no_auth
-
-
-def _session() -> requests.Session:
-    """One pooled session per worker thread.
-
-    The environment is consulted once, at start-up: without proxy variables the session
-    does not look at it again (a tenth of a request's CPU here), and a CA bundle named by
-    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE still applies.
-    """
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
-        session.trust_env = _PROXY_ENV
-        if not _PROXY_ENV and _CA_BUNDLE:
-            session.verify = _CA_BUNDLE
-    return session
+def _http() -> Client:
+    global _client
+    with _pool_lock:
+        if _client is None:
+            _client = Client(max_per_host=settings.SCHED["HTTP_MAX_IN_FLIGHT"])
+        return _client
 
 
 class HttpExecutor(Executor):
@@ -157,86 +133,92 @@ class HttpExecutor(Executor):
                 "X-Sched-Attempt": str(context.attempt),
             }
         )
-        body = task.get("body")
-        kwargs: dict[str, Any] = {}
-        if isinstance(body, (dict, list)):
-            kwargs["json"] = body
-        elif isinstance(body, str):
-            kwargs["data"] = body.encode()
-            headers.setdefault("Content-Type", "text/plain; charset=utf-8")
-        elif body is not None:  # numbers and booleans are JSON too
-            kwargs["json"] = body
+        body = _encode_body(task.get("body"), headers)
         started = time.monotonic()
         try:
-            response = _session().request(
-                task["method"],
-                task["uri"],
-                headers=headers,
-                timeout=timeout,
-                stream=True,
-                allow_redirects=False,
-                auth=_auth_of(task["uri"]),
-                **kwargs,
-            )
+            response = _http().request(task["method"], task["uri"], headers, body, timeout)
             text, truncated = self._read_body(response, deadline=started + timeout)
-        except requests.Timeout:
-            return Outcome(
-                RunStatus.TIMED_OUT,
-                {"elapsed_ms": _ms_since(started)},
-                f"No complete response within {timeout:g}s from {task['uri']}.",
-            )
-        except requests.RequestException as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if _timed_out(exc):
+                return Outcome(
+                    RunStatus.TIMED_OUT,
+                    {"elapsed_ms": _ms_since(started)},
+                    f"No complete response within {timeout:g}s from {task['uri']}.",
+                )
             return Outcome(
                 RunStatus.FAILED,
                 {"elapsed_ms": _ms_since(started)},
                 f"Request to {task['uri']} failed: {_reason(exc)}",
             )
         result = {
-            "status_code": response.status_code,
+            "status_code": response.status,
             "body": text,
             "body_truncated": truncated,
             "elapsed_ms": _ms_since(started),
         }
         expected = parse_expected_range(task.get("expected_range", DEFAULT_RANGE))
-        if response.status_code in expected:
+        if response.status in expected:
             return Outcome(RunStatus.SUCCEEDED, result)
         return Outcome(
             RunStatus.FAILED,
             result,
-            f"Status {response.status_code} is outside the expected range {expected}.",
+            f"Status {response.status} is outside the expected range {expected}.",
         )
 
     @staticmethod
-    def _read_body(response: requests.Response, *, deadline: float) -> tuple[str, bool]:
+    def _read_body(response: urllib3.BaseHTTPResponse, *, deadline: float) -> tuple[str, bool]:
         """Read at most HTTP_BODY_LIMIT bytes, within the deadline."""
         limit = settings.SCHED["HTTP_BODY_LIMIT"]
         chunks: list[bytes] = []
         size = 0
         truncated = False
         try:
-            for chunk in response.iter_content(chunk_size=8192):
+            for chunk in response.stream(8192):
                 if time.monotonic() > deadline:
-                    raise requests.Timeout("body not complete before the deadline")
+                    raise urllib3.exceptions.TimeoutError("body not complete before the deadline")
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > limit:
                     truncated = True
                     break
         finally:
-            response.close()
+            response.close()  # a connection with a body left unread is not reused
+            response.release_conn()
         data = b"".join(chunks)[:limit]
-        return data.decode(response.encoding or "utf-8", errors="replace"), truncated
+        encoding = get_encoding_from_headers(response.headers) or "utf-8"
+        return data.decode(encoding, errors="replace"), truncated
 
 
 def _ms_since(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
 
 
-def _reason(exc: requests.RequestException) -> str:
+def _encode_body(body: Any, headers: dict[str, str]) -> bytes | None:
+    """An object, array, number or boolean is sent as JSON; a string as it is."""
+    if body is None:
+        return None
+    names = {name.lower() for name in headers}
+    if isinstance(body, str):
+        if "content-type" not in names:
+            headers["Content-Type"] = "text/plain; charset=utf-8"
+        return body.encode()
+    if "content-type" not in names:
+        headers["Content-Type"] = "application/json"
+    return json.dumps(body, allow_nan=False).encode()
+
+
+def _timed_out(exc: BaseException) -> bool:
+    # urllib3 counts a refused connection (NewConnectionError) as a connect timeout
+    return isinstance(exc, urllib3.exceptions.TimeoutError) and not isinstance(
+        exc, urllib3.exceptions.NewConnectionError
+    )
+
+
+def _reason(exc: BaseException) -> str:
     """The innermost cause, without urllib3's object reprs."""
     cause: BaseException = exc
     while cause.__context__ is not None and not isinstance(cause, OSError):
         cause = cause.__context__
-    if isinstance(exc, requests.ConnectionError):
+    if isinstance(cause, OSError) or isinstance(exc, urllib3.exceptions.ProtocolError):
         return f"connection error ({cause})"
     return str(exc)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -26,8 +28,8 @@ class Recorder(BaseHTTPRequestHandler):
                 "at": time.time(),
             }
         )
-        parts = self.path.strip("/").split("/")
-        status, payload = 200, b"ok"
+        parts = urlsplit(self.path).path.strip("/").split("/")  # also a proxy's absolute URI
+        status, payload, extra = 200, b"ok", {}
         if parts[0] == "status":
             status = int(parts[1])
             payload = f"status {status}".encode()
@@ -37,8 +39,14 @@ class Recorder(BaseHTTPRequestHandler):
             payload = b"x" * int(parts[1])
         elif parts[0] == "echo":
             payload = json.dumps({"body": body.decode()}).encode()
+        elif parts[0] == "cookie":
+            extra["Set-Cookie"] = "session=alice; Path=/"
+        elif parts[0] == "gzip":
+            payload, extra["Content-Encoding"] = gzip.compress(b"unzipped ok"), "gzip"
         self.send_response(status)
         self.send_header("Content-Type", "text/plain")
+        for name, value in extra.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command != "HEAD":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import urllib.request
+from base64 import b64encode
 
 import pytest
 
@@ -125,35 +127,89 @@ def test_only_a_bounded_piece_of_the_body_is_kept(api, broker, target, settings)
 
 
 @pytest.fixture
-def proxy_env(monkeypatch, tmp_path):
-    """A worker whose environment names a proxy (so requests reads the environment) and
-    holds ~/.netrc credentials for the target's host."""
-    import threading
-
-    from executors import http
+def worker_env(monkeypatch, tmp_path):
+    """Set the worker's environment (proxy variables) as if it had started with it; its
+    ~/.netrc holds credentials for the target's host."""
+    from executors import http, http_client
 
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login worker password secret\n")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setattr(http, "_PROXY_ENV", True)
-    monkeypatch.setattr(http, "_local", threading.local())  # new sessions everywhere
+
+    def start_worker_with(**env: str) -> None:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        proxies = urllib.request.getproxies_environment()
+        monkeypatch.setattr(http_client, "_PROXIES", proxies)
+        monkeypatch.setattr(http, "_client", None)  # a new client reads them
+
+    start_worker_with(HTTP_PROXY="http://127.0.0.1:9", NO_PROXY="127.0.0.1,localhost")
+    yield start_worker_with
+    monkeypatch.setattr(http, "_client", None)
 
 
-def test_the_workers_netrc_credentials_never_reach_a_job_target(api, broker, target, proxy_env):
+def test_the_workers_netrc_credentials_never_reach_a_job_target(api, broker, target, worker_env):
     job = run_once(api, {"uri": f"{target.url}/who"})
     assert job.runs.get().status == RunStatus.SUCCEEDED
     [request] = target.received
     assert "Authorization" not in request["headers"]
 
 
-def test_credentials_in_the_uri_are_sent_as_basic_auth(api, broker, target, proxy_env):
-    import base64
-
+def test_credentials_in_the_uri_are_sent_as_basic_auth(api, broker, target, worker_env):
     uri = target.url.replace("http://", "http://ops:p%40ss@") + "/who"
     job = run_once(api, {"uri": uri})
     assert job.runs.get().status == RunStatus.SUCCEEDED
     [request] = target.received
-    assert request["headers"]["Authorization"] == "Basic " + base64.b64encode(b"ops:p@ss").decode()
+    assert request["headers"]["Authorization"] == "Basic " + b64encode(b"ops:p@ss").decode()
+    assert request["path"] == "/who"
+    assert "ops" not in request["headers"]["Host"]
+
+
+def test_requests_go_through_the_proxy_the_worker_environment_names(
+    api, broker, target, worker_env
+):
+    """The target plays the proxy: a proxied request names the whole URI."""
+    proxy = target.url.replace("http://", "http://pu:p%40@")
+    worker_env(HTTP_PROXY=proxy, NO_PROXY="localhost,127.0.0.1")
+    job = run_once(api, {"uri": "http://jobs.example.test/hook?a=1"})
+    assert job.runs.get().status == RunStatus.SUCCEEDED
+    direct = run_once(api, {"uri": f"{target.url}/direct"})  # NO_PROXY
+    assert direct.runs.get().status == RunStatus.SUCCEEDED
+    proxied, bypassed = target.received
+    assert proxied["path"] == "http://jobs.example.test/hook?a=1"
+    assert proxied["headers"]["Proxy-Authorization"] == "Basic " + b64encode(b"pu:p@").decode()
+    assert bypassed["path"] == "/direct"
+    assert "Proxy-Authorization" not in bypassed["headers"]
+
+
+def test_a_socks_proxy_is_a_clear_failure(api, broker, target, worker_env):
+    worker_env(HTTP_PROXY="socks5://127.0.0.1:9", NO_PROXY="")
+    run = run_once(api, {"uri": "http://jobs.example.test/hook"}).runs.get()
+    assert run.status == RunStatus.FAILED
+    assert "socks5://127.0.0.1 is not http(s)" in run.error
+
+
+def test_cookies_set_for_one_job_are_never_sent_with_another(api, broker, target):
+    run_once(api, {"uri": f"{target.url}/cookie"})
+    run_once(api, {"uri": f"{target.url}/who"})
+    first, second = target.received
+    assert "Cookie" not in second["headers"]
+
+
+def test_a_compressed_body_is_recorded_decoded(api, broker, target):
+    run = run_once(api, {"uri": f"{target.url}/gzip"}).runs.get()
+    assert (run.status, run.result["body"]) == (RunStatus.SUCCEEDED, "unzipped ok")
+    assert "gzip" in target.received[0]["headers"]["Accept-Encoding"]
+
+
+def test_a_content_type_set_by_the_task_is_kept_in_any_case(api, broker, target):
+    task = {"method": "POST", "uri": f"{target.url}/x", "body": "a,b", "headers": {}}
+    run_once(api, {**task, "headers": {"content-type": "text/csv"}})
+    run_once(api, task)
+    csv, plain = target.received
+    assert [(k, v) for k, v in csv["headers"].items() if k.lower() == "content-type"] == [
+        ("content-type", "text/csv")  # the task's, once
+    ]
+    assert csv["body"] == b"a,b"
+    assert plain["headers"]["Content-Type"] == "text/plain; charset=utf-8"
