@@ -495,9 +495,9 @@ def bench_e2e(ctx: Ctx) -> None:
         variants.append(ours("two worker processes as in the Procfile", workers=2))
 
     # Raw Celery: the same worker configuration drains n tasks: no-ops, then one GET each.
-    def raw_celery(task: str, args: list) -> float:
+    def raw_celery(task: str, args: list, workers: int = 1) -> float:
         ctx.quiet()
-        log(f"end-to-end: {n:,} raw Celery {task} tasks, same worker configuration")
+        log(f"end-to-end: {n:,} raw Celery {task} tasks, same worker configuration x{workers}")
         from .baseline_app import app
 
         with app.producer_or_acquire() as producer, producer.batch(max_size=1000):
@@ -505,7 +505,9 @@ def bench_e2e(ctx: Ctx) -> None:
                 app.send_task(task, args=args, queue="bench", producer=producer)
         r = ctx.redis()
         assert r.llen("bench") == n, r.llen("bench")
-        b.start_worker("worker", app="bench.baseline_app", queues="bench", wait=False)
+        for i in range(workers):
+            name = "worker" if i == 0 else f"worker{i + 1}"
+            b.start_worker(name, app="bench.baseline_app", queues="bench", wait=False)
         first = last = None
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -523,6 +525,9 @@ def bench_e2e(ctx: Ctx) -> None:
 
     raw = raw_celery("bench.noop", [])
     raw_http = raw_celery("bench.fire", [f"{ctx.target_url}/rawfire"])
+    for variant in variants[1:]:  # compared with raw Celery on as many worker processes
+        variant["raw_per_s"] = raw_celery("bench.noop", [], workers=2)
+        variant["ratio"] = variant["per_s"] / variant["raw_per_s"]
     mine = variants[0]["per_s"]
     log(f"  -> raw Celery {raw:,.0f}/s; ratio {mine / raw:.2f}")
     ctx.results["e2e"] = {
