@@ -11,8 +11,9 @@ session. This client sends exactly what the task says, plus:
 - Basic credentials written in the URI (`user:password@host`), never the worker's
   `~/.netrc`; the URI is sent without them;
 - the proxy named by the worker's environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`,
-  `NO_PROXY`, either case; read once when the worker starts), with the credentials of
-  the proxy URL as `Proxy-Authorization`; SOCKS proxies are not supported;
+  `NO_PROXY` with names, domain suffixes and CIDR networks, either case; read once when
+  the worker starts), with the credentials of the proxy URL as `Proxy-Authorization`;
+  SOCKS proxies are not supported;
 - certificates checked against `REQUESTS_CA_BUNDLE` / `CURL_CA_BUNDLE` if set (as with
   `requests`), else certifi's bundle.
 
@@ -21,6 +22,8 @@ Redirects are not followed and nothing is retried: the run's outcome is the resp
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import os
 import threading
 import urllib.request
@@ -29,7 +32,7 @@ from urllib.parse import unquote
 
 import certifi
 import urllib3
-from urllib3.util import parse_url
+from urllib3.util import Url, parse_url
 
 DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
 
@@ -37,6 +40,30 @@ _PROXIES = urllib.request.getproxies_environment()  # {"http": url, "no": "hosts
 _CA_BUNDLE = (
     os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
 )
+
+
+def _bypass(host: str, port: int | None) -> bool:
+    """NO_PROXY names the host (a domain suffix, host:port, `*`), or a network holding it."""
+    if urllib.request.proxy_bypass_environment(f"{host}:{port}" if port else host, _PROXIES):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return any(address in network for network in _networks(_PROXIES.get("no", "")))
+
+
+@functools.lru_cache(maxsize=4)
+def _networks(no_proxy: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The CIDR entries of NO_PROXY (10.0.0.0/8), which urllib does not read."""
+    networks = []
+    for entry in no_proxy.split(","):
+        if "/" in entry:
+            try:
+                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                continue
+    return tuple(networks)
 
 
 class ProxyNotSupported(urllib3.exceptions.HTTPError):
@@ -68,7 +95,7 @@ class Client:
         if url.auth:
             sent["Authorization"] = _basic(url.auth)
             uri = url._replace(auth=None).url
-        return self._manager_for(url.scheme or "http", url.host or "").urlopen(
+        return self._manager_for(url).urlopen(
             method,
             uri,
             body=body,
@@ -80,9 +107,9 @@ class Client:
             decode_content=True,
         )
 
-    def _manager_for(self, scheme: str, host: str) -> urllib3.PoolManager:
-        proxy = _PROXIES.get(scheme) or _PROXIES.get("all")
-        if not proxy or urllib.request.proxy_bypass_environment(host, _PROXIES):
+    def _manager_for(self, url: Url) -> urllib3.PoolManager:
+        proxy = _PROXIES.get(url.scheme or "http") or _PROXIES.get("all")
+        if not proxy or _bypass(url.host or "", url.port):
             return self._direct
         with self._lock:
             manager = self._proxied.get(proxy)

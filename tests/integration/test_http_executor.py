@@ -183,6 +183,13 @@ def test_requests_go_through_the_proxy_the_worker_environment_names(
     assert "Proxy-Authorization" not in bypassed["headers"]
 
 
+def test_no_proxy_may_name_a_network(api, broker, target, worker_env):
+    worker_env(HTTP_PROXY="http://127.0.0.1:9", NO_PROXY="10.0.0.0/8, 127.0.0.0/8")
+    job = run_once(api, {"uri": f"{target.url}/direct"})
+    assert job.runs.get().status == RunStatus.SUCCEEDED  # not sent to the dead proxy
+    assert target.received[0]["path"] == "/direct"
+
+
 def test_a_socks_proxy_is_a_clear_failure(api, broker, target, worker_env):
     worker_env(HTTP_PROXY="socks5://127.0.0.1:9", NO_PROXY="")
     run = run_once(api, {"uri": "http://jobs.example.test/hook"}).runs.get()
