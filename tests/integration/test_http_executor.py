@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
 import urllib.request
 from base64 import b64encode
 
@@ -220,3 +222,36 @@ def test_a_content_type_set_by_the_task_is_kept_in_any_case(api, broker, target)
     ]
     assert csv["body"] == b"a,b"
     assert plain["headers"]["Content-Type"] == "text/plain; charset=utf-8"
+
+
+@pytest.fixture
+def tls_target(tmp_path):
+    """An https target with a self-signed certificate for 127.0.0.1 (made by openssl)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    server = Target(tls=(str(cert), str(key)))
+    yield server, cert
+    server.close()
+
+
+def test_https_certificates_are_checked_against_the_ca_bundle(api, broker, tls_target, monkeypatch):
+    from executors import http, http_client
+
+    server, cert = tls_target
+    untrusted = run_once(api, {"uri": f"{server.url}/x"}).runs.get()
+    assert untrusted.status == RunStatus.FAILED
+    assert "certificate verify failed" in untrusted.error
+    assert server.received == []
+    monkeypatch.setattr(http_client, "_CA_BUNDLE", str(cert))  # REQUESTS_CA_BUNDLE at start
+    monkeypatch.setattr(http, "_client", None)
+    trusted = run_once(api, {"uri": f"{server.url}/x"}).runs.get()
+    assert (trusted.status, trusted.result["body"]) == (RunStatus.SUCCEEDED, "ok")
+    assert server.received[0]["path"] == "/x"
