@@ -105,9 +105,12 @@ class PruneScripts(CatalogTask):
             Job.objects.filter(type="script").values_list("task__content_path", flat=True)
         )
         deleted = kept = 0
-        folders, _ = (
-            default_storage.listdir(self.ROOT) if default_storage.exists(self.ROOT) else ([], [])
-        )
+        # No exists() check first: on S3 a folder is a key prefix, not an object, and
+        # exists("scripts") is False there (this task never pruned a bucket).
+        try:
+            folders, _ = default_storage.listdir(self.ROOT)
+        except FileNotFoundError:  # local storage before the first upload
+            folders = []
         for folder in folders:
             _, files = default_storage.listdir(f"{self.ROOT}/{folder}")
             for name in files:
