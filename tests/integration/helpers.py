@@ -1,4 +1,4 @@
-"""Small builders for API bodies."""
+"""Small builders for API bodies, and runs of built-in tasks."""
 
 from __future__ import annotations
 
@@ -13,3 +13,24 @@ def http_job(schedule: Any = "in 1h", **extra: Any) -> dict[str, Any]:
         "schedule": schedule,
         **extra,
     }
+
+
+def run_prune_scripts(client) -> Any:
+    """Create a `sched.prune_scripts` job (older_than 0s) and run it here; its Run."""
+    from jobs import dispatch, runner
+    from jobs.models import Job
+
+    response = client.post(
+        "/api/v1/jobs",
+        {
+            "task": {"type": "catalog", "name": "sched.prune_scripts"},
+            "payload": {"older_than": "0s"},
+            "schedule": "1s",
+        },
+        "json",
+    )
+    assert response.status_code == 201, response.data
+    dispatch.plan_due_fires()
+    job = Job.objects.get(id=response.json()["id"])
+    runner.execute(str(job.runs.get().id))
+    return job.runs.get()

@@ -18,6 +18,8 @@ from django.core.files.storage import default_storage
 from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
 
+from .helpers import run_prune_scripts
+
 pytestmark = [pytest.mark.django_db]
 
 HELLO_C = r"""
@@ -339,18 +341,7 @@ def test_prune_scripts_deletes_stored_scripts_no_job_refers_to(coder, broker, me
         {"task": {"type": "script", "content": b64("#!/bin/sh\necho two\n")}},
         "json",
     ).json()["task"]["content_path"]
-    pruner = coder.post(
-        "/api/v1/jobs",
-        {
-            "task": {"type": "catalog", "name": "sched.prune_scripts"},
-            "payload": {"older_than": "0s"},
-            "schedule": "1s",
-        },
-        "json",
-    ).json()
-    dispatch.plan_due_fires()
-    runner.execute(str(Job.objects.get(id=pruner["id"]).runs.get().id))
-    run = Job.objects.get(id=pruner["id"]).runs.get()
+    run = run_prune_scripts(coder)
     assert run.status == "succeeded", run.error
     assert run.result == {"deleted": 1, "kept": 1}
     assert not default_storage.exists(first)  # replaced by the PATCH

@@ -23,6 +23,8 @@ from moto.server import ThreadedMotoServer
 from jobs import dispatch, runner
 from jobs.models import Job, Run, RunStatus
 
+from .helpers import run_prune_scripts
+
 pytestmark = [pytest.mark.django_db]
 
 REGION = "us-east-1"
@@ -139,19 +141,7 @@ def test_prune_scripts_deletes_objects_no_job_refers_to(coder, broker, bucket):
     assert response.status_code == 200, response.data
     second = response.json()["task"]["content_path"]
     assert bucket.keys() == sorted([first, second])
-    pruner = coder.post(
-        "/api/v1/jobs",
-        {
-            "task": {"type": "catalog", "name": "sched.prune_scripts"},
-            "payload": {"older_than": "0s"},
-            "schedule": "1s",
-        },
-        "json",
-    ).json()
-    dispatch.plan_due_fires()
-    run = Job.objects.get(id=pruner["id"]).runs.get()
-    runner.execute(str(run.id))
-    run.refresh_from_db()
+    run = run_prune_scripts(coder)
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.result == {"deleted": 1, "kept": 1}
     assert bucket.keys() == [second]
