@@ -6,7 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import DataError, connection, connections, transaction
 
 from executors.base import Outcome
 from jobs import dispatch, runner, runner_sql, services
@@ -177,3 +177,17 @@ def test_runs_claimed_and_finished_by_many_threads_at_once_are_each_recorded(api
         assert (stored.status, stored.worker) == (RunStatus.SUCCEEDED, worker)
     # five runs of the first job ended together; it is settled, not left running
     assert set(Job.objects.values_list("status", flat=True)) == {JobStatus.SUCCEEDED}
+
+
+def test_a_failed_shared_statement_changes_nothing_and_each_run_can_go_alone(api, broker):
+    """What the group commit's fallback relies on: the batch is all or nothing."""
+    good = runner.claim(str(planned_run(api).id))
+    bad = runner.claim(str(planned_run(api).id))
+    items = [(good, {}, "", good.started_at), (bad, {}, "nul \x00 byte", bad.started_at)]
+    with pytest.raises(DataError):
+        runner_sql._succeed_batch(items)
+    assert Run.objects.get(id=good.id).status == RunStatus.RUNNING  # rolled back with it
+    assert runner_sql._succeed_batch(items[:1]) == [True]  # the same connection goes on
+    assert Run.objects.get(id=good.id).status == RunStatus.SUCCEEDED
+    with pytest.raises(DataError):
+        runner_sql.succeed(*items[1])  # alone, its error is its own
