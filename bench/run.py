@@ -523,8 +523,37 @@ def bench_e2e(ctx: Ctx) -> None:
         log(f"  -> {rate:,.0f}/s")
         return rate
 
+    def raw_celery_eta(task: str, args: list, ahead: float = 5.0) -> float:
+        """As raw_celery, but every message carries one ETA `ahead` seconds away, as our
+        fires do (published up to DISPATCH_LOOKAHEAD early): drained from the ETA on."""
+        ctx.quiet()
+        log(f"end-to-end: {n:,} raw Celery {task} tasks with an ETA, same worker configuration")
+        from .baseline_app import app
+
+        b.start_worker("worker", app="bench.baseline_app", queues="bench")
+        eta = time.time() + ahead
+        with app.producer_or_acquire() as producer, producer.batch(max_size=1000):
+            for _ in range(n):
+                app.send_task(
+                    task,
+                    args=args,
+                    queue="bench",
+                    producer=producer,
+                    eta=datetime.fromtimestamp(eta, UTC),
+                )
+        r = ctx.redis()
+        deadline = time.monotonic() + 600
+        while time.time() < eta or r.llen("bench") or r.hlen("unacked"):
+            assert time.monotonic() < deadline, "raw ETA tasks not drained"
+            time.sleep(0.002)
+        rate = n / (time.time() - eta)
+        log(f"  -> {rate:,.0f}/s")
+        return rate
+
     raw = raw_celery("bench.noop", [])
+    raw_eta = raw_celery_eta("bench.noop", [])
     raw_http = raw_celery("bench.fire", [f"{ctx.target_url}/rawfire"])
+    raw_http_eta = raw_celery_eta("bench.fire", [f"{ctx.target_url}/rawfire"])
     for variant in variants[1:]:  # compared with raw Celery on as many worker processes
         variant["raw_per_s"] = raw_celery("bench.noop", [], workers=2)
         variant["ratio"] = variant["per_s"] / variant["raw_per_s"]
@@ -534,7 +563,9 @@ def bench_e2e(ctx: Ctx) -> None:
         "runs": n,
         "ours_per_s": mine,
         "raw_per_s": raw,
+        "raw_eta_per_s": raw_eta,
         "raw_http_per_s": raw_http,
+        "raw_http_eta_per_s": raw_http_eta,
         "ratio": mine / raw,
         "variants": variants,
     }
