@@ -53,12 +53,16 @@ WITH i AS (
 SELECT * FROM r
 """
 
-# The job rows are locked first (LOCK_JOBS_SQL, its own statement, in id order so that two
-# batches never wait for each other in a cycle), so that each status is settled from a
-# snapshot taken after any other finish of the same job committed: two runs of one job
-# ending at once must not both see the other still running. For the same reason a batch
-# holds at most one run per job (jobs.batching: `key`).
-LOCK_JOBS_SQL = "SELECT 1 FROM jobs_job WHERE id = ANY(%s::uuid[]) ORDER BY id FOR NO KEY UPDATE"
+# The job rows are locked first (LOCK_JOBS_SQL, its own statement), so that each status is
+# settled from a snapshot taken after any other finish of the same job committed: two runs
+# of one job ending at once must not both see the other still running. For the same reason
+# a batch holds at most one run per job (jobs.batching: `key`). A job locked elsewhere
+# (another finish, the dispatcher planning its next fire) is skipped, not waited for: its
+# run takes the ORM path, which waits on its own, and the runs of other jobs in the batch
+# are not held up behind it.
+LOCK_JOBS_SQL = """
+SELECT id FROM jobs_job WHERE id = ANY(%s::uuid[]) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED
+"""
 
 SUCCEED_SQL = """
 WITH i AS (
@@ -160,14 +164,18 @@ def _claimed_run(values: dict, now) -> Run:
 
 def _succeed_batch(items: Sequence[tuple[Run, dict, str, object]]) -> list[bool]:
     encoder = Run._meta.get_field("result").encoder
-    params = {
-        "ids": [str(run.id) for run, *_ in items],
-        "results": [json.dumps(result, cls=encoder) for _, result, _, _ in items],
-        "errors": [error for _, _, error, _ in items],
-        "nows": [now for *_, now in items],
-    }
     with transaction.atomic(), _cursor() as cursor:
         _execute(cursor, LOCK_JOBS_SQL, [sorted({str(run.job_id) for run, *_ in items})])
+        locked = {str(row[0]) for row in cursor.fetchall()}
+        mine = [item for item in items if str(item[0].job_id) in locked]
+        if not mine:
+            return [False] * len(items)
+        params = {
+            "ids": [str(run.id) for run, *_ in mine],
+            "results": [json.dumps(result, cls=encoder) for _, result, _, _ in mine],
+            "errors": [error for _, _, error, _ in mine],
+            "nows": [now for *_, now in mine],
+        }
         _execute(cursor, SUCCEED_SQL, params)
         done = {str(row[0]) for row in cursor.fetchall()}
     return [str(run.id) in done for run, *_ in items]

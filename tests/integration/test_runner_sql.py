@@ -96,14 +96,17 @@ def test_a_success_after_the_run_was_canceled_changes_nothing(api, broker):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_of_a_job_ending_at_once_leave_it_settled(api, broker):
-    """While one finish holds the job, the other waits and then sees it committed."""
+    """While one finish holds the job, the other skips the one-statement path (it never
+    waits in a shared statement), waits on the ORM path, and then sees it committed."""
     first = runner.claim(str(planned_run(api).id))
     second = runner.claim(str(services.job_run_now(job=Job.objects.get(id=first.job_id)).id))
     ended = threading.Event()
+    returned = {}
 
     def finish_second() -> None:
         try:
-            runner_sql.succeed(second, {}, "", second.started_at)
+            returned["sql"] = runner_sql.succeed(second, {}, "", second.started_at)
+            returned["orm"] = runner.finish(second, OK)
         finally:
             connections.close_all()
             ended.set()
@@ -115,8 +118,31 @@ def test_two_runs_of_a_job_ending_at_once_leave_it_settled(api, broker):
         thread.start()
         assert not ended.wait(0.5)  # the second waits for the job
     thread.join(10)
-    assert ended.is_set()
+    assert returned == {"sql": False, "orm": True}
     assert Job.objects.get(id=first.job_id).status == JobStatus.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shared_success_statement_never_waits_for_a_job_locked_elsewhere(api, broker):
+    free = runner.claim(str(planned_run(api).id))
+    held = runner.claim(str(planned_run(api).id))
+    items = [(free, {}, "", free.started_at), (held, {}, "", held.started_at)]
+    returned = {}
+
+    def batch() -> None:
+        try:
+            returned["done"] = runner_sql._succeed_batch(items)
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():  # e.g. the dispatcher planning the held job's next fire
+        Job.objects.select_for_update(no_key=True).get(id=held.job_id)
+        thread = threading.Thread(target=batch)
+        thread.start()
+        thread.join(5)
+        assert returned == {"done": [True, False]}  # done while the lock is still held
+    assert Run.objects.get(id=free.id).status == RunStatus.SUCCEEDED
+    assert Run.objects.get(id=held.id).status == RunStatus.RUNNING  # for the ORM path
 
 
 def test_one_claim_statement_serves_many_runs_and_leaves_the_rest_to_the_orm(api, broker):
