@@ -11,8 +11,8 @@ session. This client sends exactly what the task says, plus:
 - Basic credentials written in the URI (`user:password@host`), never the worker's
   `~/.netrc`; the URI is sent without them;
 - the proxy named by the worker's environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`,
-  `NO_PROXY` with names, domain suffixes and CIDR networks, either case; read once when
-  the worker starts), with the credentials of the proxy URL as `Proxy-Authorization`;
+  `NO_PROXY` with names, domain suffixes and CIDR networks, either case; read once per
+  worker process), with the credentials of the proxy URL as `Proxy-Authorization`;
   SOCKS proxies are not supported;
 - certificates checked against `REQUESTS_CA_BUNDLE` / `CURL_CA_BUNDLE` if set (as with
   `requests`), else certifi's bundle.
@@ -36,21 +36,16 @@ from urllib3.util import Url, parse_url
 
 DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
 
-_PROXIES = urllib.request.getproxies_environment()  # {"http": url, "no": "hosts"...}
-_CA_BUNDLE = (
-    os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
-)
 
-
-def _bypass(host: str, port: int | None) -> bool:
+def _bypass(host: str, port: int | None, proxies: dict[str, str]) -> bool:
     """NO_PROXY names the host (a domain suffix, host:port, `*`), or a network holding it."""
-    if urllib.request.proxy_bypass_environment(f"{host}:{port}" if port else host, _PROXIES):
+    if urllib.request.proxy_bypass_environment(f"{host}:{port}" if port else host, proxies):
         return True
     try:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return False
-    return any(address in network for network in _networks(_PROXIES.get("no", "")))
+    return any(address in network for network in _networks(proxies.get("no", "")))
 
 
 @functools.lru_cache(maxsize=4)
@@ -76,10 +71,16 @@ def _basic(user_info: str) -> str:
 
 
 class Client:
-    """Thread-safe: one per worker process."""
+    """Thread-safe: one per worker process. It reads the environment when it is made."""
 
     def __init__(self, max_per_host: int) -> None:
-        self._options = {"num_pools": 100, "maxsize": max_per_host, "ca_certs": _CA_BUNDLE}
+        self._proxies = urllib.request.getproxies_environment()  # {"http": url, "no": ...}
+        ca_bundle = (
+            os.environ.get("REQUESTS_CA_BUNDLE")
+            or os.environ.get("CURL_CA_BUNDLE")
+            or certifi.where()
+        )
+        self._options = {"num_pools": 100, "maxsize": max_per_host, "ca_certs": ca_bundle}
         self._direct = urllib3.PoolManager(**self._options)
         self._proxied: dict[str, urllib3.ProxyManager] = {}
         self._lock = threading.Lock()
@@ -108,8 +109,8 @@ class Client:
         )
 
     def _manager_for(self, url: Url) -> urllib3.PoolManager:
-        proxy = _PROXIES.get(url.scheme or "http") or _PROXIES.get("all")
-        if not proxy or _bypass(url.host or "", url.port):
+        proxy = self._proxies.get(url.scheme or "http") or self._proxies.get("all")
+        if not proxy or _bypass(url.host or "", url.port, self._proxies):
             return self._direct
         with self._lock:
             manager = self._proxied.get(proxy)

@@ -6,7 +6,6 @@ import json
 import shutil
 import socket
 import subprocess
-import urllib.request
 from base64 import b64encode
 
 import pytest
@@ -132,7 +131,7 @@ def test_only_a_bounded_piece_of_the_body_is_kept(api, broker, target, settings)
 def worker_env(monkeypatch, tmp_path):
     """Set the worker's environment (proxy variables) as if it had started with it; its
     ~/.netrc holds credentials for the target's host."""
-    from executors import http, http_client
+    from executors import http
 
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login worker password secret\n")
@@ -142,8 +141,6 @@ def worker_env(monkeypatch, tmp_path):
     def start_worker_with(**env: str) -> None:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        proxies = urllib.request.getproxies_environment()
-        monkeypatch.setattr(http_client, "_PROXIES", proxies)
         monkeypatch.setattr(http, "_client", None)  # a new client reads them
 
     start_worker_with(HTTP_PROXY="http://127.0.0.1:9", NO_PROXY="127.0.0.1,localhost")
@@ -242,16 +239,13 @@ def tls_target(tmp_path):
     server.close()
 
 
-def test_https_certificates_are_checked_against_the_ca_bundle(api, broker, tls_target, monkeypatch):
-    from executors import http, http_client
-
+def test_https_certificates_are_checked_against_the_ca_bundle(api, broker, tls_target, worker_env):
     server, cert = tls_target
     untrusted = run_once(api, {"uri": f"{server.url}/x"}).runs.get()
     assert untrusted.status == RunStatus.FAILED
     assert "certificate verify failed" in untrusted.error
     assert server.received == []
-    monkeypatch.setattr(http_client, "_CA_BUNDLE", str(cert))  # REQUESTS_CA_BUNDLE at start
-    monkeypatch.setattr(http, "_client", None)
+    worker_env(REQUESTS_CA_BUNDLE=str(cert))
     trusted = run_once(api, {"uri": f"{server.url}/x"}).runs.get()
     assert (trusted.status, trusted.result["body"]) == (RunStatus.SUCCEEDED, "ok")
     assert server.received[0]["path"] == "/x"
