@@ -495,65 +495,57 @@ def bench_e2e(ctx: Ctx) -> None:
         variants.append(ours("two worker processes as in the Procfile", workers=2))
 
     # Raw Celery: the same worker configuration drains n tasks: no-ops, then one GET each.
-    def raw_celery(task: str, args: list, workers: int = 1) -> float:
+    def raw_celery(
+        task: str, args: list, workers: int = 1, eta_ahead: float | None = None
+    ) -> float:
+        """Tasks per second drained, from the first message taken until the queue and the
+        unacked set are empty. With `eta_ahead`, every message carries one ETA that far
+        away, as our fires do (published up to DISPATCH_LOOKAHEAD early), and is sent to
+        running workers: drained from the ETA on."""
         ctx.quiet()
-        log(f"end-to-end: {n:,} raw Celery {task} tasks, same worker configuration x{workers}")
+        eta_text = " with an ETA" if eta_ahead is not None else ""
+        log(
+            f"end-to-end: {n:,} raw Celery {task} tasks{eta_text}, "
+            f"same worker configuration x{workers}"
+        )
         from .baseline_app import app
 
+        def start_workers(wait: bool) -> None:
+            for i in range(workers):
+                name = "worker" if i == 0 else f"worker{i + 1}"
+                b.start_worker(name, app="bench.baseline_app", queues="bench", wait=wait)
+
+        eta = None
+        if eta_ahead is not None:
+            start_workers(wait=True)
+            eta = time.time() + eta_ahead
+        when = None if eta is None else datetime.fromtimestamp(eta, UTC)
         with app.producer_or_acquire() as producer, producer.batch(max_size=1000):
             for _ in range(n):
-                app.send_task(task, args=args, queue="bench", producer=producer)
+                app.send_task(task, args=args, queue="bench", producer=producer, eta=when)
         r = ctx.redis()
-        assert r.llen("bench") == n, r.llen("bench")
-        for i in range(workers):
-            name = "worker" if i == 0 else f"worker{i + 1}"
-            b.start_worker(name, app="bench.baseline_app", queues="bench", wait=False)
-        first = last = None
+        if eta is None:
+            assert r.llen("bench") == n, r.llen("bench")
+            start_workers(wait=False)
+        first = eta
         deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
+        while True:
+            assert time.monotonic() < deadline, f"raw {task} tasks not drained"
             left = r.llen("bench")
             now = time.time()
             if first is None and left < n:
                 first = now
-            if left == 0 and r.hlen("unacked") == 0:
-                last = now
+            if now >= (eta or 0) and left == 0 and r.hlen("unacked") == 0:
                 break
             time.sleep(0.002)
-        rate = n / (last - first)
-        log(f"  -> {rate:,.0f}/s")
-        return rate
-
-    def raw_celery_eta(task: str, args: list, ahead: float = 5.0) -> float:
-        """As raw_celery, but every message carries one ETA `ahead` seconds away, as our
-        fires do (published up to DISPATCH_LOOKAHEAD early): drained from the ETA on."""
-        ctx.quiet()
-        log(f"end-to-end: {n:,} raw Celery {task} tasks with an ETA, same worker configuration")
-        from .baseline_app import app
-
-        b.start_worker("worker", app="bench.baseline_app", queues="bench")
-        eta = time.time() + ahead
-        with app.producer_or_acquire() as producer, producer.batch(max_size=1000):
-            for _ in range(n):
-                app.send_task(
-                    task,
-                    args=args,
-                    queue="bench",
-                    producer=producer,
-                    eta=datetime.fromtimestamp(eta, UTC),
-                )
-        r = ctx.redis()
-        deadline = time.monotonic() + 600
-        while time.time() < eta or r.llen("bench") or r.hlen("unacked"):
-            assert time.monotonic() < deadline, "raw ETA tasks not drained"
-            time.sleep(0.002)
-        rate = n / (time.time() - eta)
+        rate = n / (now - first)
         log(f"  -> {rate:,.0f}/s")
         return rate
 
     raw = raw_celery("bench.noop", [])
-    raw_eta = raw_celery_eta("bench.noop", [])
+    raw_eta = raw_celery("bench.noop", [], eta_ahead=5.0)
     raw_http = raw_celery("bench.fire", [f"{ctx.target_url}/rawfire"])
-    raw_http_eta = raw_celery_eta("bench.fire", [f"{ctx.target_url}/rawfire"])
+    raw_http_eta = raw_celery("bench.fire", [f"{ctx.target_url}/rawfire"], eta_ahead=5.0)
     for variant in variants[1:]:  # compared with raw Celery on as many worker processes
         variant["raw_per_s"] = raw_celery("bench.noop", [], workers=2)
         variant["ratio"] = variant["per_s"] / variant["raw_per_s"]
