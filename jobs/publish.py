@@ -45,26 +45,25 @@ def publish(runs: Iterable[tuple[object, str, datetime]]) -> int:
     messages count as sent (some may have been delivered: the claim drops duplicates)
     and the runs after it are not tried in this call.
     """
-    from .tasks import execute_run
-
     sent = 0
     now = timezone.now()
     expires_after = timedelta(seconds=settings.SCHED["MESSAGE_EXPIRES"])
-    sender = _Sender(execute_run, now)
+    sender = _Sender(now)
     runs = iter(runs)
     while chunk := list(islice(runs, PUBLISH_CHUNK)):
         prepared = []
-        for run_id, task_type, due_at in chunk:
+        for bundle in _bundles(chunk):
             try:
                 message = sender.build(
-                    run_id,
-                    task_type,
-                    eta=due_at if due_at > now else None,
-                    expires=max(due_at, now) + expires_after,
+                    bundle,
+                    eta=bundle.first_due if bundle.first_due > now else None,
+                    expires=max(bundle.last_due, now) + expires_after,
                 )
             except Exception:  # an unknown task type, say: the others still go
                 log.warning(
-                    "publish failed run=%s; the reaper will publish it again", run_id, exc_info=True
+                    "publish failed run=%s; the reaper will publish it again",
+                    bundle.run_ids[0],
+                    exc_info=True,
                 )
                 continue
             prepared.append(message)
@@ -76,12 +75,12 @@ def publish(runs: Iterable[tuple[object, str, datetime]]) -> int:
             log.warning(
                 "publish failed for %d runs (first run=%s) and any after them; "
                 "the reaper will publish them again",
-                len(prepared),
-                prepared[0].run_id,
+                sum(len(m.run_ids) for m in prepared),
+                prepared[0].run_ids[0],
                 exc_info=True,
             )
             break
-        sent += len(prepared)
+        sent += sum(len(m.run_ids) for m in prepared)
     return sent
 
 
@@ -89,27 +88,66 @@ def publish_runs(runs: Iterable[Run]) -> int:
     return publish((run.id, run.job.type, run.due_at) for run in runs)
 
 
-class _Message:
-    __slots__ = ("run_id", "message", "options")
+class _Bundle:
+    """Runs of one queue due within DISPATCH_BUNDLE_WINDOW of the first: one message."""
 
-    def __init__(self, run_id, message, options):
-        self.run_id = run_id
+    __slots__ = ("queue", "run_ids", "dues")
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+        self.run_ids: list[str] = []
+        self.dues: list[datetime] = []
+
+    @property
+    def first_due(self) -> datetime:
+        return self.dues[0]
+
+    @property
+    def last_due(self) -> datetime:
+        return self.dues[-1]
+
+
+def _bundles(runs: list[tuple[object, str, datetime]]) -> list[_Bundle]:
+    """Group runs into bundles: same queue, due within the window of the bundle's first
+    run, at most DISPATCH_BUNDLE runs; in due order. A run of a type no queue serves
+    is a bundle of its own (its message fails alone)."""
+    size = settings.SCHED["DISPATCH_BUNDLE"]
+    window = timedelta(seconds=settings.SCHED["DISPATCH_BUNDLE_WINDOW"])
+    open_by_queue: dict[str, _Bundle] = {}
+    bundles: list[_Bundle] = []
+    for run_id, task_type, due_at in sorted(runs, key=lambda run: run[2]):
+        try:
+            queue = queue_for(task_type)
+        except Exception:
+            queue = f"?{task_type}"
+        bundle = open_by_queue.get(queue)
+        if bundle is None or len(bundle.run_ids) >= size or due_at - bundle.first_due > window:
+            bundle = open_by_queue[queue] = _Bundle(queue)
+            bundles.append(bundle)
+        bundle.run_ids.append(str(run_id))
+        bundle.dues.append(due_at)
+    return bundles
+
+
+class _Message:
+    __slots__ = ("run_ids", "name", "message", "options")
+
+    def __init__(self, run_ids, name, message, options):
+        self.run_ids = run_ids
+        self.name = name
         self.message = message
         self.options = options
 
 
-class _Sender:
-    """Build and send execute_run messages as `apply_async` does (Celery's `send_task`),
-    with what does not change from one message to the next worked out once."""
+class _TaskMessages:
+    """What `send_task` works out for every message of one task, worked out once."""
 
-    def __init__(self, task, now: datetime):
+    def __init__(self, task) -> None:
         app = task.app
         self.app = app
         self.task = app.tasks[task.name]  # the task itself, not the shared_task proxy
         self.name = self.task.name
-        self.now = now
         self.create = app.amqp.create_task_message
-        self.send_task_message = app.amqp.send_task_message
         # What send_task passes to create_task_message for every message of this task.
         self.fixed = {
             "reply_to": app.thread_oid,
@@ -129,7 +167,7 @@ class _Sender:
         }
         self.routes: dict[str, dict] = {}
 
-    def _route(self, queue: str) -> dict:
+    def route(self, queue: str) -> dict:
         options = self.routes.get(queue)
         if options is None:
             options = self.app.amqp.router.route(
@@ -138,24 +176,39 @@ class _Sender:
             self.routes[queue] = options
         return options
 
-    def build(self, run_id, task_type: str, *, eta: datetime | None, expires: datetime):
-        options = self._route(queue_for(task_type))
-        args = [str(run_id)]
-        message = self.create(
-            uuid(),
-            self.name,
-            args,
-            {},
-            eta=eta,
-            expires=expires,
+
+class _Sender:
+    """Build and send execute_run / execute_runs messages as `apply_async` does (Celery's
+    `send_task`), with what does not change from one message to the next worked out once."""
+
+    def __init__(self, now: datetime):
+        from .tasks import execute_run, execute_runs
+
+        self.now = now
+        self.tasks = {1: _TaskMessages(execute_run), 2: _TaskMessages(execute_runs)}
+        self.app = self.tasks[1].app
+        self.send_task_message = self.app.amqp.send_task_message
+
+    def build(self, bundle: _Bundle, *, eta: datetime | None, expires: datetime) -> _Message:
+        if bundle.queue.startswith("?"):
+            raise LookupError(f"no queue serves task type {bundle.queue[1:]!r}")
+        if len(bundle.run_ids) == 1:
+            args = [bundle.run_ids[0]]
             # saferepr of a one-string list is its repr (a run id is far below the
             # 1,024-character limit): worked out here, it costs a tenth.
-            argsrepr=repr(args),
-            **self.fixed,
+            argsrepr = repr(args)
+            task = self.tasks[1]
+        else:
+            args = [bundle.run_ids, [due.timestamp() for due in bundle.dues]]
+            argsrepr = f"[{len(bundle.run_ids)} runs, first {bundle.run_ids[0]}]"
+            task = self.tasks[2]
+        message = task.create(
+            uuid(), task.name, args, {}, eta=eta, expires=expires, argsrepr=argsrepr, **task.fixed
         )
         # send_task turns a datetime `expires` into the message's TTL, in seconds.
         expiration = max((expires - self.now).total_seconds(), 0)
-        return _Message(run_id, message, {**options, "expiration": expiration})
+        options = {**task.route(bundle.queue), "expiration": expiration}
+        return _Message(bundle.run_ids, task.name, message, options)
 
     def send(self, messages: list[_Message]) -> None:
         """Send the messages through one producer in one Redis pipeline; raise if the
@@ -175,5 +228,5 @@ class _Sender:
                     declare = bound[queue.name] = [queue.bind(producer.channel)]
                 # No per-message retry: the batch is sent (or not) as one pipeline.
                 self.send_task_message(
-                    producer, self.name, item.message, retry=False, declare=declare, **item.options
+                    producer, item.name, item.message, retry=False, declare=declare, **item.options
                 )

@@ -2,12 +2,18 @@
 
 from celery import shared_task
 
-from . import reaper, runner
+from . import bundle, reaper
 
 
 @shared_task(name="jobs.execute_run", ignore_result=True, acks_late=True)
 def execute_run(run_id: str) -> str | None:
-    return runner.execute(run_id)
+    return bundle.execute_one(run_id)
+
+
+@shared_task(name="jobs.execute_runs", ignore_result=True, acks_late=True)
+def execute_runs(run_ids: list[str], dues: list[float]) -> None:
+    """Several runs due together (jobs/bundle.py): each at its own due time."""
+    bundle.execute_bundle(run_ids, dues)
 
 
 @shared_task(name="jobs.reap", ignore_result=True)

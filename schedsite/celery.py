@@ -4,7 +4,7 @@ import os
 
 import redis
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_ready
+from celery.signals import task_postrun, task_prerun, worker_init, worker_ready
 from kombu.transport import redis as kombu_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schedsite.settings")
@@ -22,6 +22,21 @@ def _close_old_connections(**kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_init.connect
+def _size_run_pool(sender=None, **kwargs) -> None:
+    """Runs go on a pool of threads per process (jobs/bundle.py), as many as the threads
+    pool's concurrency; a prefork or solo child runs one at a time, as Celery would."""
+    from celery.concurrency import get_implementation
+    from celery.concurrency.thread import TaskPool as ThreadsPool
+
+    from jobs import bundle
+
+    if not issubclass(get_implementation(sender.pool_cls), ThreadsPool):
+        bundle.configure(1)
+    elif isinstance(sender.concurrency, int):  # else "auto": WORKER_RUN_THREADS
+        bundle.configure(sender.concurrency)
 
 
 @worker_ready.connect

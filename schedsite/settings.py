@@ -199,6 +199,13 @@ SCHED = {
     "DISPATCH_INTERVAL": env_float("DISPATCH_INTERVAL", 0.25),
     "DISPATCH_LOOKAHEAD": env_float("DISPATCH_LOOKAHEAD", 2.0),
     "DISPATCH_BATCH": env_int("DISPATCH_BATCH", 1000),
+    # Runs of one queue due within DISPATCH_BUNDLE_WINDOW seconds of each other go to the
+    # worker in one message, at most DISPATCH_BUNDLE of them (1: a message per run).
+    "DISPATCH_BUNDLE": env_int("DISPATCH_BUNDLE", 32),
+    "DISPATCH_BUNDLE_WINDOW": env_float("DISPATCH_BUNDLE_WINDOW", 0.05),
+    # Threads that run runs in a worker process (jobs/bundle.py), when Celery does not
+    # give its own concurrency (the worker sets it from --concurrency).
+    "WORKER_RUN_THREADS": env_int("WORKER_CONCURRENCY", 16),
     "MESSAGE_EXPIRES": env_float("MESSAGE_EXPIRES", 300.0),
     "REPUBLISH_AFTER": env_float("REPUBLISH_AFTER", 30.0),
     # How often beat runs the reaper (lost messages, dead workers); any fraction of a second.
