@@ -108,10 +108,12 @@ class _Bundle:
 
 
 def _bundles(runs: list[tuple[object, str, datetime]]) -> list[_Bundle]:
-    """Group runs into bundles: same queue, due within the window of the bundle's first
-    run, at most DISPATCH_BUNDLE runs; in due order. A run of a type no queue serves
-    is a bundle of its own (its message fails alone)."""
-    size = settings.SCHED["DISPATCH_BUNDLE"]
+    """Group runs into bundles: same queue (one of DISPATCH_BUNDLE_QUEUES), due within the
+    window of the bundle's first run, at most DISPATCH_BUNDLE runs; in due order. Any
+    other run is a bundle of its own: a message per run."""
+    sizes = dict.fromkeys(
+        settings.SCHED["DISPATCH_BUNDLE_QUEUES"], settings.SCHED["DISPATCH_BUNDLE"]
+    )
     window = timedelta(seconds=settings.SCHED["DISPATCH_BUNDLE_WINDOW"])
     open_by_queue: dict[str, _Bundle] = {}
     bundles: list[_Bundle] = []
@@ -121,7 +123,8 @@ def _bundles(runs: list[tuple[object, str, datetime]]) -> list[_Bundle]:
         except Exception:
             queue = f"?{task_type}"
         bundle = open_by_queue.get(queue)
-        if bundle is None or len(bundle.run_ids) >= size or due_at - bundle.first_due > window:
+        full = bundle is not None and len(bundle.run_ids) >= sizes.get(queue, 1)
+        if bundle is None or full or due_at - bundle.first_due > window:
             bundle = open_by_queue[queue] = _Bundle(queue)
             bundles.append(bundle)
         bundle.run_ids.append(str(run_id))

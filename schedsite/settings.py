@@ -199,10 +199,12 @@ SCHED = {
     "DISPATCH_INTERVAL": env_float("DISPATCH_INTERVAL", 0.25),
     "DISPATCH_LOOKAHEAD": env_float("DISPATCH_LOOKAHEAD", 2.0),
     "DISPATCH_BATCH": env_int("DISPATCH_BATCH", 1000),
-    # Runs of one queue due within DISPATCH_BUNDLE_WINDOW seconds of each other go to the
-    # worker in one message, at most DISPATCH_BUNDLE of them (1: a message per run).
-    "DISPATCH_BUNDLE": env_int("DISPATCH_BUNDLE", 32),
+    # Runs of a queue in DISPATCH_BUNDLE_QUEUES due within DISPATCH_BUNDLE_WINDOW seconds of
+    # each other go to a worker in one message, at most DISPATCH_BUNDLE of them (1: a
+    # message per run). Other queues' runs (processes, containers) go one per message.
+    "DISPATCH_BUNDLE": env_int("DISPATCH_BUNDLE", 8),
     "DISPATCH_BUNDLE_WINDOW": env_float("DISPATCH_BUNDLE_WINDOW", 0.05),
+    "DISPATCH_BUNDLE_QUEUES": env_list("DISPATCH_BUNDLE_QUEUES", "http"),
     # Threads that run runs in a worker process (jobs/bundle.py), when Celery does not
     # give its own concurrency (the worker sets it from --concurrency).
     "WORKER_RUN_THREADS": env_int("WORKER_CONCURRENCY", 16),

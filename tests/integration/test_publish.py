@@ -116,11 +116,22 @@ def test_a_bundle_spans_at_most_the_window_and_the_size(broker, settings):
     ]
 
 
-def test_runs_of_other_queues_do_not_break_a_bundle(broker):
+def test_runs_of_other_queues_do_not_break_a_bundle_and_go_one_per_message(broker):
+    """Only the queues in DISPATCH_BUNDLE_QUEUES (http) are bundled: a command's run is a
+    process or more, far above a message's cost, and goes alone to spread over workers."""
     now = timezone.now()
     runs = [(uuid.uuid4(), kind, now) for kind in ("http", "command", "http", "command", "http")]
     assert publish(runs) == 5
     assert bodies(broker, "http") == [[[str(r[0]) for r in runs[::2]], [now.timestamp()] * 3]]
+    assert bodies(broker, "command") == [[str(r[0])] for r in runs[1::2]]
+
+
+def test_the_bundled_queues_are_a_setting(broker, settings):
+    settings.SCHED = {**settings.SCHED, "DISPATCH_BUNDLE_QUEUES": ["command"]}
+    now = timezone.now()
+    runs = [(uuid.uuid4(), kind, now) for kind in ("http", "command", "http", "command")]
+    assert publish(runs) == 4
+    assert bodies(broker, "http") == [[str(r[0])] for r in runs[::2]]
     assert bodies(broker, "command") == [[[str(r[0]) for r in runs[1::2]], [now.timestamp()] * 2]]
 
 
