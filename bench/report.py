@@ -152,7 +152,7 @@ def render(results: dict, meta: dict) -> str:
                     f"| {e2e[key] / e2e['raw_per_s']:.2f} | | | |"
                 )
         for v in e2e.get("variants", [])[1:]:
-            if "raw_per_s" in v:
+            if "raw_per_s" in v and v.get("workers", 2) == 2:
                 out.append(
                     "| raw Celery no-op tasks drained, two worker processes "
                     f"| {_n(v['raw_per_s'])} | 1 | | | |"
@@ -188,7 +188,7 @@ def render(results: dict, meta: dict) -> str:
                 )
             )
         for v in e2e.get("variants", [])[1:]:
-            if "ratio" in v:
+            if "ratio" in v and v.get("workers", 2) == 2:
                 targets.append(
                     (
                         f"end-to-end >= 0.7 of raw Celery ({v['label'].split(' as ')[0]}, "

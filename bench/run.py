@@ -448,14 +448,11 @@ def bench_e2e(ctx: Ctx) -> None:
     b = ctx.bench
     n = ctx.mode.e2e_runs
 
-    def ours(label: str, app: str | None = None, workers: int = 1) -> dict:
+    def ours(label: str, workers: int = 1, env: dict | None = None) -> dict:
         ctx.quiet()
         log(f"end-to-end: {n:,} HTTP runs due at once, {label}")
-        procs = [
-            b.start_worker("worker" if i == 0 else f"worker{i + 1}", app=app)
-            for i in range(workers)
-        ]
-        beat = b.start_beat()
+        procs = [b.start_worker("worker" if i == 0 else f"worker{i + 1}") for i in range(workers)]
+        beat = b.start_beat(env=env)
         tpl = far_template(ctx, "2099-01-01T00:00:00Z", "/e2e")
         t0 = time.time() + 3
         cpu0 = [cpu_seconds(p.proc.pid) for p in procs] + [cpu_seconds(beat.proc.pid)]
@@ -471,6 +468,7 @@ def bench_e2e(ctx: Ctx) -> None:
         rate = done / (agg["last"] - agg["first"]).total_seconds()
         out = {
             "label": label,
+            "workers": workers,
             "succeeded": done,
             "per_s": rate,
             "worker_cpu_ms_per_run": sum(
@@ -493,6 +491,12 @@ def bench_e2e(ctx: Ctx) -> None:
     variants = [ours("worker and beat as in the Procfile")]
     if not ctx.skip_variants:
         variants.append(ours("two worker processes as in the Procfile", workers=2))
+        # The same without bundles: what sending runs due together in one message gives.
+        variants.append(
+            ours(
+                "one worker, a message per run (`DISPATCH_BUNDLE=1`)", env={"DISPATCH_BUNDLE": "1"}
+            )
+        )
 
     # Raw Celery: the same worker configuration drains n tasks: no-ops, then one GET each.
     def raw_celery(
@@ -546,8 +550,12 @@ def bench_e2e(ctx: Ctx) -> None:
     raw_eta = raw_celery("bench.noop", [], eta_ahead=5.0)
     raw_http = raw_celery("bench.fire", [f"{ctx.target_url}/rawfire"])
     raw_http_eta = raw_celery("bench.fire", [f"{ctx.target_url}/rawfire"], eta_ahead=5.0)
+    raw_by_workers = {1: raw}
     for variant in variants[1:]:  # compared with raw Celery on as many worker processes
-        variant["raw_per_s"] = raw_celery("bench.noop", [], workers=2)
+        workers = variant["workers"]
+        if workers not in raw_by_workers:
+            raw_by_workers[workers] = raw_celery("bench.noop", [], workers=workers)
+        variant["raw_per_s"] = raw_by_workers[workers]
         variant["ratio"] = variant["per_s"] / variant["raw_per_s"]
     mine = variants[0]["per_s"]
     log(f"  -> raw Celery {raw:,.0f}/s; ratio {mine / raw:.2f}")

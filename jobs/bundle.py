@@ -82,6 +82,7 @@ def execute_bundle(run_ids: list[str], dues: list[float]) -> list[str | None]:
     reaper then recovers it). One run's error does not stop the others.
     """
     pool = _run_pool()
+    log.info("bundle of %d runs, first run=%s", len(run_ids), run_ids[0])
     futures: dict[str, Future] = {}
     for run_id, due in sorted(zip(run_ids, dues, strict=True), key=lambda item: item[1]):
         wait = due - time.time()

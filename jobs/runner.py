@@ -27,8 +27,18 @@ from .settle import settle_jobs
 log = logging.getLogger(__name__)
 
 
+_host_pid = (0, "")  # (pid, "host:pid") of this process, worked out once per process
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
+    """`host:pid:thread` of the thread running a run (shown in its `worker`)."""
+    global _host_pid
+    pid, prefix = _host_pid
+    if pid != os.getpid():
+        pid = os.getpid()
+        prefix = f"{socket.gethostname()}:{pid}"
+        _host_pid = (pid, prefix)
+    return f"{prefix}:{threading.current_thread().name}"
 
 
 def claim(run_id: str) -> Run | None:

@@ -124,3 +124,28 @@ def test_interval_with_max_runs(alice, target):
     # No fourth fire.
     time.sleep(1.2)
     target.expect_exactly(path, 3)
+
+
+def test_jobs_due_together_go_in_bundles_and_each_fires_once_on_time(alice, target, e2e_stack):
+    """Twenty jobs due at the same second reach the worker in bundles (jobs.execute_runs):
+    each still fires once, never before its due time, and is recorded on its own."""
+    worker = e2e_stack.processes["worker"]
+    bundles_before = worker.own_log_text().count("bundle of ")
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+    paths = [target.path("ok") for _ in range(20)]
+    jobs = [
+        alice.create_job({"task": {"uri": target.url(path)}, "schedule": due.isoformat()})
+        for path in paths
+    ]
+    for path, job in zip(paths, jobs, strict=True):
+        (request,) = target.wait_for(path, 1, timeout=15)
+        lag = request.received_at - due.timestamp()
+        record_lag("due together", lag)
+        assert 0 <= lag < 1.0, f"fired {lag:.3f}s after its due time"
+        job = alice.wait_job(job["id"], "succeeded")
+        (run,) = alice.runs(job["id"])
+        assert request.headers["X-Sched-Run-Id"] == run["id"]
+    for path in paths:
+        target.expect_exactly(path, 1)
+    # 20 runs in bundles of at most DISPATCH_BUNDLE (8): at least 3 messages, on SQLite too.
+    assert worker.own_log_text().count("bundle of ") - bundles_before >= 3
