@@ -4,9 +4,44 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
+
+
+class Stop(threading.Event):
+    """A run's stop signal, set when the run must stop (replaced, or no longer ours).
+
+    Executors that block in a call they cannot poll (an HTTP request) register a callback
+    with `calling`, which the thread that sets the signal runs: it unblocks the call.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._callbacks: list[Callable[[], None]] = []
+        self._callbacks_lock = threading.Lock()
+
+    def set(self) -> None:
+        super().set()
+        with self._callbacks_lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            callback()
+
+    @contextmanager
+    def calling(self, callback: Callable[[], None]) -> Iterator[None]:
+        """Within the block, `callback()` runs when the signal is set (at once if it is)."""
+        with self._callbacks_lock:
+            self._callbacks.append(callback)
+        try:
+            if self.is_set():
+                callback()
+            yield
+        finally:
+            with self._callbacks_lock:
+                self._callbacks.remove(callback)
 
 
 @dataclass(frozen=True)
@@ -21,7 +56,7 @@ class RunContext:
     payload: dict[str, Any]
     timeout: float | None  # seconds, None = no limit
     due_at: datetime
-    stop: threading.Event = field(default_factory=threading.Event, compare=False)
+    stop: Stop = field(default_factory=Stop, compare=False)
 
 
 @dataclass(frozen=True)

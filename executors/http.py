@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from concurrent import futures
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -79,19 +78,7 @@ class HttpTaskSerializer(StrictSerializer):
         return instance
 
 
-_pool: futures.ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _requests_pool() -> futures.ThreadPoolExecutor:
-    """Threads that send the requests: the run's own thread watches its stop event."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = futures.ThreadPoolExecutor(
-                max_workers=settings.SCHED["HTTP_MAX_IN_FLIGHT"], thread_name_prefix="http"
-            )
-        return _pool
+_client_lock = threading.Lock()
 
 
 _client: Client | None = None
@@ -99,7 +86,7 @@ _client: Client | None = None
 
 def _http() -> Client:
     global _client
-    with _pool_lock:
+    with _client_lock:
         if _client is None:
             _client = Client(max_per_host=settings.SCHED["HTTP_MAX_IN_FLIGHT"])
         return _client
@@ -111,15 +98,9 @@ class HttpExecutor(Executor):
     serializer_class = HttpTaskSerializer
 
     def run(self, context: RunContext) -> Outcome:
-        """Send the request on the shared request pool; give up on it if told to stop."""
-        future = _requests_pool().submit(self._send, context)
-        while True:
-            done, _ = futures.wait([future], timeout=0.05)
-            if done:
-                return future.result()
-            if context.stop.is_set():
-                # The request thread ends by itself, at the latest at its timeout.
-                return Outcome(RunStatus.CANCELED, {}, "Stopped before the response came.")
+        """Send the request on this thread; a stop signal aborts it (its socket is shut)."""
+        with _http().stoppable(context.stop):
+            return self._send(context)
 
     def _send(self, context: RunContext) -> Outcome:
         task = context.task
@@ -139,6 +120,8 @@ class HttpExecutor(Executor):
             response = _http().request(task["method"], task["uri"], headers, body, timeout)
             text, truncated = self._read_body(response, deadline=started + timeout)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if context.stop.is_set():
+                return Outcome(RunStatus.CANCELED, {}, "Stopped before the response came.")
             if _timed_out(exc):
                 return Outcome(
                     RunStatus.TIMED_OUT,

@@ -18,6 +18,13 @@ session. This client sends exactly what the task says, plus:
   `requests`), else certifi's bundle.
 
 Redirects are not followed and nothing is retried: the run's outcome is the response.
+
+The request is sent on the run's own thread. `Client.stoppable(stop)` makes it
+abortable: when the run's stop signal is set (from the heartbeat thread), the socket of
+the connection the request holds is shut down, which ends a blocked connect, send or
+read at once. A connection is attached to the request only while the request holds it:
+it is detached before it goes back to the pool, so a late stop never reaches a
+connection another run has taken since.
 """
 
 from __future__ import annotations
@@ -25,14 +32,21 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
+import socket
 import threading
 import urllib.request
 from base64 import b64encode
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import unquote
 
 import certifi
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import Url, parse_url
+
+from .base import Stop
 
 DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
 
@@ -65,6 +79,91 @@ class ProxyNotSupported(urllib3.exceptions.HTTPError):
     pass
 
 
+class _Call:
+    """One stoppable request: the connection it holds, and whether it was stopped."""
+
+    __slots__ = ("lock", "conn", "stopped")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.conn: HTTPConnection | None = None
+        self.stopped = False
+
+    def attach(self, conn: HTTPConnection) -> None:
+        with self.lock:
+            if self.stopped:
+                raise ConnectionAbortedError("the run was stopped")
+            self.conn = conn
+            conn.sched_call = self
+
+    def detach(self, conn: HTTPConnection) -> None:
+        with self.lock:
+            if self.conn is conn:
+                self.conn = None
+            conn.sched_call = None
+
+    def abort(self) -> None:
+        """Stop the request: shut its socket down (a connect under way ends by itself,
+        then `_Stoppable.connect` raises)."""
+        with self.lock:
+            self.stopped = True
+            sock = self.conn.sock if self.conn is not None else None
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+_local = threading.local()  # .call: the stoppable request this thread is sending
+
+
+class _Stoppable:
+    """Connection mixin: attach the connection to the thread's stoppable request."""
+
+    sched_call: _Call | None = None
+
+    def connect(self) -> None:
+        call = getattr(_local, "call", None)
+        if call is not None:
+            call.attach(self)
+        super().connect()
+        if call is not None and call.stopped:
+            raise ConnectionAbortedError("the run was stopped")
+
+    def request(self, *args, **kwargs) -> None:
+        call = getattr(_local, "call", None)
+        if call is not None:
+            call.attach(self)  # a kept-alive connection is not connected again
+        super().request(*args, **kwargs)
+
+
+class _HTTPConnection(_Stoppable, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Stoppable, HTTPSConnection):
+    pass
+
+
+class _PoolMixin:
+    def _put_conn(self, conn) -> None:
+        if conn is not None and conn.sched_call is not None:
+            conn.sched_call.detach(conn)
+        super()._put_conn(conn)
+
+
+class _HTTPPool(_PoolMixin, HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(_PoolMixin, HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 def _basic(user_info: str) -> str:
     user, _, password = user_info.partition(":")
     return "Basic " + b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
@@ -81,9 +180,31 @@ class Client:
             or certifi.where()
         )
         self._options = {"num_pools": 100, "maxsize": max_per_host, "ca_certs": ca_bundle}
-        self._direct = urllib3.PoolManager(**self._options)
+        self._direct = self._stoppable(urllib3.PoolManager(**self._options))
         self._proxied: dict[str, urllib3.ProxyManager] = {}
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _stoppable(manager: urllib3.PoolManager) -> urllib3.PoolManager:
+        manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+    @contextmanager
+    def stoppable(self, stop: Stop) -> Iterator[None]:
+        """Requests sent in the block (on this thread) end when `stop` is set: the call
+        under way raises an OSError (or urllib3's error wrapping one)."""
+        call = _Call()
+        _local.call = call
+        try:
+            with stop.calling(call.abort):
+                yield
+        finally:
+            _local.call = None
+            with call.lock:
+                call.stopped = True  # a late stop finds nothing to shut down
+                if call.conn is not None:
+                    call.conn.sched_call = None
+                    call.conn = None
 
     def request(
         self, method: str, uri: str, headers: dict[str, str], body: bytes | None, timeout: float
@@ -123,6 +244,8 @@ class Client:
         if url.scheme not in ("http", "https"):
             raise ProxyNotSupported(f"the proxy {url.scheme}://{url.host} is not http(s)")
         headers = {"Proxy-Authorization": _basic(url.auth)} if url.auth else None
-        return urllib3.ProxyManager(
-            url._replace(auth=None).url, proxy_headers=headers, **self._options
+        return self._stoppable(
+            urllib3.ProxyManager(
+                url._replace(auth=None).url, proxy_headers=headers, **self._options
+            )
         )

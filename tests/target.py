@@ -28,6 +28,7 @@ class Recorder(BaseHTTPRequestHandler):
                 "headers": dict(self.headers),
                 "body": body,
                 "at": time.time(),
+                "client_port": self.client_address[1],  # one per connection
             }
         )
         parts = urlsplit(self.path).path.strip("/").split("/")  # also a proxy's absolute URI

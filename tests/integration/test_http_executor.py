@@ -6,10 +6,16 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
+import time
 from base64 import b64encode
 
 import pytest
+from django.utils import timezone
 
+from executors import http
+from executors.base import Outcome, RunContext, Stop
+from executors.http import HttpExecutor
 from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
 from tests.target import Target
@@ -249,3 +255,60 @@ def test_https_certificates_are_checked_against_the_ca_bundle(api, broker, tls_t
     trusted = run_once(api, {"uri": f"{server.url}/x"}).runs.get()
     assert (trusted.status, trusted.result["body"]) == (RunStatus.SUCCEEDED, "ok")
     assert server.received[0]["path"] == "/x"
+
+
+def _context(uri: str, **task) -> RunContext:
+    return RunContext(
+        job_id="j",
+        run_id="r",
+        attempt=1,
+        idempotency_key="k",
+        task={"method": "GET", "uri": uri, "headers": {}, **task},
+        payload={},
+        timeout=None,
+        due_at=timezone.now(),
+    )
+
+
+def _run_in_thread(context: RunContext):
+    outcome: list[Outcome] = []
+    thread = threading.Thread(target=lambda: outcome.append(HttpExecutor().run(context)))
+    thread.start()
+    return thread, outcome
+
+
+def test_a_stop_aborts_the_request_under_way(target):
+    """The run is replaced or no longer ours: its thread is free at once, not at the
+    response (5 s) or the timeout (30 s)."""
+    context = _context(f"{target.url}/slow/5")
+    thread, outcome = _run_in_thread(context)
+    time.sleep(0.3)  # the request is waiting for its response
+    stopped = time.monotonic()
+    context.stop.set()
+    thread.join(2)
+    assert not thread.is_alive()
+    assert time.monotonic() - stopped < 0.5
+    assert outcome == [Outcome(RunStatus.CANCELED, {}, "Stopped before the response came.")]
+
+
+def test_a_run_stopped_before_it_sends_sends_nothing(target):
+    context = _context(f"{target.url}/never")
+    context.stop.set()
+    assert HttpExecutor().run(context).status == RunStatus.CANCELED
+    assert target.received == []
+
+
+def test_a_stop_never_reaches_a_connection_its_request_gave_back(target):
+    """Run A's response is read: its kept-alive connection is back in the pool, and run B
+    sends on it. A's stop, set now (A has not returned yet), must not shut B's request."""
+    client = http._http()  # the worker process's client, shared with run B
+    stop = Stop()
+    with client.stoppable(stop):
+        response = client.request("GET", f"{target.url}/ok", {}, None, 5)
+        assert response.read() == b"ok"  # read in full: the connection goes back
+        thread, outcome = _run_in_thread(_context(f"{target.url}/slow/0.5"))
+        time.sleep(0.2)  # B is waiting for its response on A's old connection
+        stop.set()
+        thread.join(5)
+    assert outcome[0].status == RunStatus.SUCCEEDED
+    assert len({r["client_port"] for r in target.received}) == 1  # one connection for both
