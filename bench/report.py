@@ -85,7 +85,7 @@ def render(results: dict, meta: dict) -> str:
             "### 2. Dispatch capacity (`jobs.dispatch.dispatch()`, in process) and memory",
             "",
             "| jobs in the database | due | load s | fires/s planned + published | plan only /s | "
-            "publish only /s | the same messages by `apply_async` one at a time /s "
+            "publish only /s | the same runs, a message each by `apply_async` one at a time /s "
             "| beat RSS MiB | worker RSS MiB |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
