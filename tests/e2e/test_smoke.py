@@ -149,3 +149,6 @@ def test_jobs_due_together_go_in_bundles_and_each_fires_once_on_time(alice, targ
         target.expect_exactly(path, 1)
     # 20 runs in bundles of at most DISPATCH_BUNDLE (8): at least 3 messages, on SQLite too.
     assert worker.own_log_text().count("bundle of ") - bundles_before >= 3
+    # The worker runs them on as many threads as its --concurrency (schedsite/celery.py).
+    threads = e2e_stack.worker_concurrency
+    assert f"run pool of {threads} threads started" in worker.own_log_text()
