@@ -197,7 +197,7 @@ def engine_name() -> str:
     return f"DOCKER_HOST={host}" if host else "the default engine (DOCKER_HOST is not set)"
 
 
-def _client() -> docker.DockerClient:
+def engine_client() -> docker.DockerClient:
     """One client per worker thread and engine address (it pools its connections)."""
     host = settings.SCHED.get("DOCKER_HOST") or ""
     clients: dict[str, docker.DockerClient] = _local.__dict__.setdefault("clients", {})
@@ -210,7 +210,7 @@ def _client() -> docker.DockerClient:
             client = docker.from_env(timeout=API_TIMEOUT, environment=environment)
         except DockerException as exc:
             raise EngineUnreachable(
-                f"Cannot reach the container engine at {engine_name()}: {_reason(exc)}"
+                f"Cannot reach the container engine at {engine_name()}: {error_reason(exc)}"
             ) from None
         clients[host] = client
     return client
@@ -250,7 +250,8 @@ def close_clients() -> None:
     _local.__dict__.pop("clients", None)
 
 
-def _reason(exc: BaseException) -> str:
+def error_reason(exc: BaseException) -> str:
+    """A short reason for an engine error, for a run's error and the logs."""
     if isinstance(exc, APIError) and exc.explanation:
         return str(exc.explanation)
     text = str(exc)
@@ -281,7 +282,7 @@ class DockerExecutor(Executor):
         task = context.task
         image = task["image"]
         try:
-            client = _client()
+            client = engine_client()
             self._ensure_image(client, image, task.get("pull", "missing"), context.stop)
             return self._run_container(client, context)
         except EngineUnreachable as exc:
@@ -297,7 +298,7 @@ class DockerExecutor(Executor):
             return Outcome(
                 RunStatus.FAILED,
                 {"image": image},
-                f"Lost the container engine at {engine_name()}: {_reason(exc)}",
+                f"Lost the container engine at {engine_name()}: {error_reason(exc)}",
             )
 
     # -- image
@@ -316,7 +317,7 @@ class DockerExecutor(Executor):
                         "and the task's pull policy is 'never'."
                     ) from None
             except APIError as exc:
-                raise _ImageError(f"Cannot look up image {image!r}: {_reason(exc)}") from None
+                raise _ImageError(f"Cannot look up image {image!r}: {error_reason(exc)}") from None
         error = self._pull(client, image, stop)
         if error:
             if pull == "always":
@@ -339,7 +340,7 @@ class DockerExecutor(Executor):
                 if time.monotonic() > deadline:
                     return f"not done within {PULL_TIMEOUT:g}s"
         except APIError as exc:
-            return _reason(exc)
+            return error_reason(exc)
         except requests.exceptions.ConnectionError as exc:
             if _is_read_timeout(exc):
                 return f"no progress from the engine for {API_TIMEOUT}s"
@@ -361,11 +362,11 @@ class DockerExecutor(Executor):
             try:
                 container = self._create(client, context)
             except ImageNotFound as exc:
-                raise _ImageError(f"Image {image!r} not found: {_reason(exc)}") from None
+                raise _ImageError(f"Image {image!r} not found: {error_reason(exc)}") from None
             except APIError as exc:
                 result["elapsed_ms"] = _ms_since(started)
                 return Outcome(
-                    RunStatus.FAILED, result, f"Could not create the container: {_reason(exc)}"
+                    RunStatus.FAILED, result, f"Could not create the container: {error_reason(exc)}"
                 )
             result["container_id"] = container.id[:12]
             result["image_id"] = container.attrs.get("Image", "")
@@ -375,7 +376,7 @@ class DockerExecutor(Executor):
             except APIError as exc:
                 result["elapsed_ms"] = _ms_since(started)
                 return Outcome(
-                    RunStatus.FAILED, result, f"Could not start the container: {_reason(exc)}"
+                    RunStatus.FAILED, result, f"Could not start the container: {error_reason(exc)}"
                 )
             ended_by, code = self._wait(container, timeout, context.stop)
             result["elapsed_ms"] = _ms_since(started)
@@ -459,7 +460,7 @@ class DockerExecutor(Executor):
         try:
             container.kill()
         except APIError as exc:  # it exited meanwhile
-            log.info("kill %s: %s", container.id[:12], _reason(exc))
+            log.info("kill %s: %s", container.id[:12], error_reason(exc))
         try:
             code = container.wait(timeout=10).get("StatusCode")
         except (requests.exceptions.ConnectionError, APIError):
@@ -502,7 +503,7 @@ class DockerExecutor(Executor):
         except NotFound:
             pass
         except (APIError, requests.exceptions.ConnectionError) as exc:
-            log.warning("cannot remove container %s: %s", container.id[:12], _reason(exc))
+            log.warning("cannot remove container %s: %s", container.id[:12], error_reason(exc))
 
 
 class _ImageError(Exception):

@@ -23,7 +23,7 @@ from docker.errors import DockerException, NotFound
 
 from jobs.models import Run, RunStatus
 
-from .docker import EngineUnreachable, _client, _reason
+from .docker import EngineUnreachable, engine_client, error_reason
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ LABEL = "sched.run"
 
 def sweep() -> int:
     """Remove the containers of this database's runs that have ended; return how many."""
-    client = _client()
+    client = engine_client()
     containers = client.containers.list(all=True, filters={"label": LABEL})
     by_run = {c.labels.get(LABEL, ""): c for c in containers}
     ended = {
@@ -77,7 +77,7 @@ def _loop() -> None:
             warned = False
         except (EngineUnreachable, DockerException) as exc:
             if not warned:  # once per outage, not every pass
-                log.warning("container janitor: engine unreachable: %s", _reason(exc))
+                log.warning("container janitor: engine unreachable: %s", error_reason(exc))
                 warned = True
         except Exception:
             log.warning("container janitor pass failed", exc_info=True)
