@@ -9,7 +9,6 @@ the fire-lag plot beside it. See docs/benchmarks.md for what each figure means.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import http.client
 import json
@@ -24,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from tests.broker import queued
 
 from .infra import ROOT, Bench, CpuMonitor, TargetClient, rss_mib
 from .stats import cpu_seconds, summary_ms
@@ -146,16 +147,6 @@ def runs_left() -> int:
     from jobs.models import Run
 
     return Run.objects.exclude(status__in=FINISHED).count()
-
-
-def queued_runs(r, queue: str) -> int:
-    """Runs waiting in a queue: one per `jobs.execute_run` message, each of a bundle's."""
-    runs = 0
-    for raw in r.lrange(queue, 0, -1):
-        message = json.loads(raw)
-        args = json.loads(base64.b64decode(message["body"]))[0]
-        runs += len(args[0]) if message["headers"]["task"] == "jobs.execute_runs" else 1
-    return runs
 
 
 def wait_runs_done(timeout: float) -> None:
@@ -374,9 +365,9 @@ def bench_dispatch(ctx: Ctx) -> None:
                 elapsed = time.perf_counter() - t
             finally:
                 dispatch_module.publish = original
-            queued = queued_runs(ctx.redis(), "http")
-            if queued != fired:
-                log(f"  !! dispatch() planned {fired} and queued {queued}")
+            in_queue = queued(ctx.redis(), "http")
+            if in_queue != fired:
+                log(f"  !! dispatch() planned {fired} and queued {in_queue}")
             # The same runs again, as plain Celery sends them: apply_async, a message each.
             ctx.redis().flushall()
             runs = list(Run.objects.only("id", "due_at"))

@@ -12,7 +12,7 @@ from django.utils import timezone
 from executors.base import Outcome
 from jobs import dispatch, reaper, runner, services
 from jobs.models import Job, JobStatus, Run, RunStatus, Trigger
-from tests.conftest import queued
+from tests.broker import queued
 
 from .helpers import http_job
 

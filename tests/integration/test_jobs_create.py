@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from jobs.models import Job, Run, RunStatus
-from tests.conftest import queued
+from tests.broker import queued
 
 from .helpers import TARGET, http_job
 

@@ -14,7 +14,7 @@ from jobs import dispatch, reaper
 from jobs.models import Job, RunStatus
 from jobs.publish import publish
 from jobs.tasks import execute_run
-from tests.conftest import messages, queued, run_ids
+from tests.broker import messages, queued, run_ids
 
 from .helpers import http_job
 

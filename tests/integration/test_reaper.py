@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from jobs import reaper, runner
 from jobs.models import Job, Run, RunStatus
-from tests.conftest import queued
+from tests.broker import queued
 
 from .helpers import http_job
 
