@@ -188,9 +188,18 @@ class _Sender:
         from .tasks import execute_run, execute_runs
 
         self.now = now
-        self.tasks = {1: _TaskMessages(execute_run), 2: _TaskMessages(execute_runs)}
-        self.app = self.tasks[1].app
+        self.single, self.bundled = execute_run, execute_runs
+        # Worked out at the first message of each (a `now` job never sends a bundle). Per
+        # call, as apply_async would: `reply_to` names the calling thread.
+        self.tasks: dict[str, _TaskMessages] = {}
+        self.app = execute_run.app
         self.send_task_message = self.app.amqp.send_task_message
+
+    def _messages_of(self, task) -> _TaskMessages:
+        found = self.tasks.get(task.name)
+        if found is None:
+            found = self.tasks[task.name] = _TaskMessages(task)
+        return found
 
     def build(self, bundle: _Bundle, *, eta: datetime | None, expires: datetime) -> _Message:
         if bundle.queue.startswith("?"):
@@ -200,11 +209,11 @@ class _Sender:
             # saferepr of a one-string list is its repr (a run id is far below the
             # 1,024-character limit): worked out here, it costs a tenth.
             argsrepr = repr(args)
-            task = self.tasks[1]
+            task = self._messages_of(self.single)
         else:
             args = [bundle.run_ids, [due.timestamp() for due in bundle.dues]]
             argsrepr = f"[{len(bundle.run_ids)} runs, first {bundle.run_ids[0]}]"
-            task = self.tasks[2]
+            task = self._messages_of(self.bundled)
         message = task.create(
             uuid(), task.name, args, {}, eta=eta, expires=expires, argsrepr=argsrepr, **task.fixed
         )
