@@ -96,11 +96,17 @@ class _Call:
             self.conn = conn
             conn.sched_call = self
 
-    def detach(self, conn: HTTPConnection) -> None:
+    def detach(self, conn: HTTPConnection | None = None) -> None:
+        """Let go of `conn` (given back to the pool), or of whatever it holds (the request
+        is over)."""
         with self.lock:
-            if self.conn is conn:
-                self.conn = None
-            conn.sched_call = None
+            if conn is None:
+                self.stopped = True  # a late stop finds nothing to shut down
+                conn = self.conn
+            if conn is not None:
+                if self.conn is conn:
+                    self.conn = None
+                conn.sched_call = None
 
     def abort(self) -> None:
         """Stop the request: shut its socket down (a connect under way ends by itself,
@@ -200,11 +206,7 @@ class Client:
                 yield
         finally:
             _local.call = None
-            with call.lock:
-                call.stopped = True  # a late stop finds nothing to shut down
-                if call.conn is not None:
-                    call.conn.sched_call = None
-                    call.conn = None
+            call.detach()
 
     def request(
         self, method: str, uri: str, headers: dict[str, str], body: bytes | None, timeout: float
