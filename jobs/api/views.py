@@ -49,6 +49,11 @@ class JobViewSet(
     def get_queryset(self):
         return selectors.jobs_visible_to(self.request.user).order_by("-created_at")
 
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        selectors.attach_run_counts(page)  # one query for the page, not one per job
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
     @extend_schema(request=JobInputSerializer, responses={201: JobSerializer})
     def create(self, request, *args, **kwargs):
         data = JobInputSerializer(data=request.data, context=self.get_serializer_context())

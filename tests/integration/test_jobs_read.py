@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from jobs.models import Job, Run, RunStatus, Trigger
 
@@ -103,6 +107,29 @@ def test_retrieve_shows_counts_and_description(api):
     assert shown["schedule_description"] == "every 1 hour 30 minutes"
     assert shown["counts"] == {"runs": 0, "succeeded": 0, "failed": 0}
     assert shown["next_run_at"]
+
+
+def test_list_shows_each_jobs_counts_in_one_query_for_the_page(api, django_assert_max_num_queries):
+    busy = create(api, name="busy")
+    create(api, name="idle")
+    for status in (RunStatus.SUCCEEDED, RunStatus.SUCCEEDED, RunStatus.LOST, RunStatus.PENDING):
+        Run.objects.create(
+            job_id=busy["id"],
+            job_revision=1,
+            due_at=timezone.now() - timedelta(minutes=Run.objects.count()),
+            idempotency_key=uuid.uuid4(),
+            status=status,
+        )
+    shown = {job["name"]: job["counts"] for job in api.get("/api/v1/jobs").json()["results"]}
+    assert shown == {
+        "busy": {"runs": 4, "succeeded": 2, "failed": 1},
+        "idle": {"runs": 0, "succeeded": 0, "failed": 0},
+    }
+    for i in range(10):
+        create(api, name=f"more-{i}")
+    # A page of 12 jobs: the token, the count, the page and the runs' counts.
+    with django_assert_max_num_queries(4):
+        assert len(api.get("/api/v1/jobs").json()["results"]) == 12
 
 
 def test_preview_validates_without_creating(api):
