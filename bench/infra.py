@@ -30,9 +30,31 @@ from tests.e2e.harness import (
     wait_until,
 )
 
-__all__ = ["ROOT", "VENV_BIN", "Bench", "Process", "free_port", "rss_mib", "tail", "wait_until"]
+__all__ = [
+    "ROOT",
+    "VENV_BIN",
+    "Bench",
+    "Process",
+    "free_port",
+    "rss_mib",
+    "tail",
+    "wait_until",
+    "wal_bytes",
+]
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def wal_bytes() -> int:
+    """The PostgreSQL server's write-ahead log position, in bytes: the difference between two
+    readings is what the server wrote meanwhile (rows, index entries, commits). Unlike CPU
+    time it does not move with the speed of the machine; it counts the whole server (the
+    bench database is the only busy one while a benchmark runs)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+        return int(cursor.fetchone()[0])
 
 
 def rss_mib(pid: int, *, children: bool = False) -> float:

@@ -86,14 +86,14 @@ def render(results: dict, meta: dict) -> str:
             "",
             "| jobs in the database | due | load s | fires/s planned + published | plan only /s | "
             "publish only /s | the same runs, a message each by `apply_async` one at a time /s "
-            "| beat RSS MiB | worker RSS MiB |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| PostgreSQL WAL bytes/fire | beat RSS MiB | worker RSS MiB |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in rows:
             out.append(
                 f"| {_n(r['jobs'])} | {_n(r['due'])} | {_n(r['load_s'], 1)} | "
                 f"**{_n(r['fires_per_s'])}** | {_n(r['plan_per_s'])} | {_n(r['publish_per_s'])} | "
-                f"{_n(r['apply_async_per_s'])} | "
+                f"{_n(r['apply_async_per_s'])} | {_n(r.get('wal_bytes_per_fire'))} | "
                 f"{_n(r['rss_beat_mib'])} | "
                 f"{_n(r['rss_worker_mib'])} |"
             )
@@ -136,10 +136,10 @@ def render(results: dict, meta: dict) -> str:
             "(one worker as in the Procfile: threads pool, 16 threads)",
             "",
             "| what | per second | ratio to raw Celery | worker CPU ms/run "
-            "| PostgreSQL CPU ms/run | beat CPU ms/run |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| PostgreSQL CPU ms/run | PostgreSQL WAL bytes/run | beat CPU ms/run |",
+            "|---|---:|---:|---:|---:|---:|---:|",
             f"| raw Celery no-op tasks drained, same worker configuration "
-            f"| {_n(e2e['raw_per_s'])} | 1 | | | |",
+            f"| {_n(e2e['raw_per_s'])} | 1 | | | | |",
         ]
         for key, what in (
             ("raw_eta_per_s", "no-op tasks, each with an ETA as fires have, timed from it"),
@@ -149,13 +149,13 @@ def render(results: dict, meta: dict) -> str:
             if key in e2e:
                 out.append(
                     f"| raw Celery {what}, same worker configuration | {_n(e2e[key])} "
-                    f"| {e2e[key] / e2e['raw_per_s']:.2f} | | | |"
+                    f"| {e2e[key] / e2e['raw_per_s']:.2f} | | | | |"
                 )
         for v in e2e.get("variants", [])[1:]:
             if "raw_per_s" in v and v.get("workers", 2) == 2:
                 out.append(
                     "| raw Celery no-op tasks drained, two worker processes "
-                    f"| {_n(v['raw_per_s'])} | 1 | | | |"
+                    f"| {_n(v['raw_per_s'])} | 1 | | | | |"
                 )
         for i, v in enumerate(e2e.get("variants", [])):
             label = (
@@ -165,8 +165,22 @@ def render(results: dict, meta: dict) -> str:
             out.append(
                 f"| {label} | {_n(v['per_s'])} | {'**' if i == 0 else ''}{ratio:.2f}"
                 f"{'**' if i == 0 else ''} | {_n(v['worker_cpu_ms_per_run'], 1)} "
-                f"| {_n(v.get('pg_cpu_ms_per_run'), 1)} | {_n(v['beat_cpu_ms_per_run'], 1)} |"
+                f"| {_n(v.get('pg_cpu_ms_per_run'), 1)} | {_n(v.get('wal_bytes_per_run'))} "
+                f"| {_n(v['beat_cpu_ms_per_run'], 1)} |"
             )
+        pairs = e2e.get("pairs", [])
+        if len(pairs) > 1:
+            out += [
+                "",
+                f"Ours and raw no-ops measured {len(pairs)} times, one right after the other "
+                "(runs/s ours / raw = ratio): "
+                + "; ".join(
+                    f"{_n(p['ours_per_s'])} / {_n(p['raw_per_s'])} = "
+                    f"{p['ours_per_s'] / p['raw_per_s']:.2f}"
+                    for p in pairs
+                )
+                + ". The rows above show the pair with the median ratio.",
+            ]
         out.append("")
         targets.append(
             (

@@ -26,7 +26,7 @@ from typing import Any
 
 from tests.broker import queued
 
-from .infra import ROOT, Bench, CpuMonitor, TargetClient, rss_mib
+from .infra import ROOT, Bench, CpuMonitor, TargetClient, rss_mib, wal_bytes
 from .stats import cpu_seconds, summary_ms
 
 FINISHED = ("succeeded", "failed", "timed_out", "canceled", "vetoed", "skipped", "missed", "lost")
@@ -46,6 +46,7 @@ class Mode:
     baseline_window: float
     rss_window: float
     repeats: int = 3
+    e2e_pairs: int = 3  # end-to-end: ours and raw no-ops, this many times one after the other
 
 
 QUICK = Mode(
@@ -360,9 +361,11 @@ def bench_dispatch(ctx: Ctx) -> None:
 
             dispatch_module.publish = timed_publish
             try:
+                wal = wal_bytes()
                 t = time.perf_counter()
                 fired = dispatch_module.dispatch(now=timezone.now())
                 elapsed = time.perf_counter() - t
+                wal = wal_bytes() - wal
             finally:
                 dispatch_module.publish = original
             in_queue = queued(ctx.redis(), "http")
@@ -381,6 +384,7 @@ def bench_dispatch(ctx: Ctx) -> None:
                 "plan_per_s": fired / (elapsed - spent["publish"]),
                 "publish_per_s": fired / spent["publish"],
                 "apply_async_per_s": ctx.redis().llen("http") / one_by_one,
+                "wal_bytes_per_fire": wal / max(fired, 1),
             }
 
         samples = []
@@ -394,7 +398,8 @@ def bench_dispatch(ctx: Ctx) -> None:
         row["fires_per_s_all"] = [round(s["fires_per_s"]) for s in samples]
         log(
             f"  -> {row['fires_per_s']:,.0f} fires/s (median of {row['fires_per_s_all']}; "
-            f"plan {row['plan_per_s']:,.0f}/s, publish {row['publish_per_s']:,.0f}/s; "
+            f"plan {row['plan_per_s']:,.0f}/s, publish {row['publish_per_s']:,.0f}/s, "
+            f"{row['wal_bytes_per_fire']:,.0f} bytes of WAL/fire; "
             f"the same runs by apply_async, a message each {row['apply_async_per_s']:,.0f}/s)"
         )
 
@@ -460,11 +465,13 @@ def bench_e2e(ctx: Ctx) -> None:
         cpu0 = [cpu_seconds(p.proc.pid) for p in procs] + [cpu_seconds(beat.proc.pid)]
         snap0 = ctx.monitor.snapshot() if ctx.monitor else None
         load.clone(tpl, n, once=True, due="to_timestamp(%(t0)s)", params={"t0": t0})
+        wal0 = wal_bytes()  # from the runs' planning on, the jobs' load left out
         deadline = time.monotonic() + 600
         while Run.objects.filter(status__in=FINISHED).count() < n and time.monotonic() < deadline:
             time.sleep(0.25)
         cpu1 = [cpu_seconds(p.proc.pid) for p in procs] + [cpu_seconds(beat.proc.pid)]
         snap1 = ctx.monitor.snapshot() if ctx.monitor else None
+        wal = wal_bytes() - wal0
         agg = Run.objects.aggregate(first=Min("started_at"), last=Max("finished_at"))
         done = Run.objects.filter(status="succeeded").count()
         rate = done / (agg["last"] - agg["first"]).total_seconds()
@@ -479,6 +486,7 @@ def bench_e2e(ctx: Ctx) -> None:
             / max(done, 1)
             * 1000,
             "beat_cpu_ms_per_run": (cpu1[-1] - cpu0[-1]) / max(done, 1) * 1000,
+            "wal_bytes_per_run": wal / max(done, 1),
         }
         if snap0 and snap1:
             out["pg_cpu_ms_per_run"] = (snap1["pg"] - snap0["pg"]) / max(done, 1) * 1000
@@ -486,11 +494,13 @@ def bench_e2e(ctx: Ctx) -> None:
         log(
             f"  -> {done:,} runs succeeded at {rate:,.0f}/s; worker CPU "
             f"{out['worker_cpu_ms_per_run']:.1f} ms/run, PostgreSQL "
-            f"{out.get('pg_cpu_ms_per_run', math.nan):.1f} ms/run"
+            f"{out.get('pg_cpu_ms_per_run', math.nan):.1f} ms/run, "
+            f"{out['wal_bytes_per_run']:,.0f} bytes of WAL/run"
         )
         return out
 
-    variants = [ours("worker and beat as in the Procfile")]
+    procfile = "worker and beat as in the Procfile"
+    variants = [ours(procfile)]
     if not ctx.skip_variants:
         variants.append(ours("two worker processes as in the Procfile", workers=2))
         # The same without bundles: what sending runs due together in one message gives.
@@ -548,7 +558,13 @@ def bench_e2e(ctx: Ctx) -> None:
         log(f"  -> {rate:,.0f}/s")
         return rate
 
-    raw = raw_celery("bench.noop", [])
+    # The figure the target is set on, ours / raw no-ops, as pairs measured one right after
+    # the other: the machine's speed moves by the minute, and a pair sees the same speed.
+    pairs = [(variants[0], raw_celery("bench.noop", []))]
+    for _ in range(ctx.mode.e2e_pairs - 1):
+        pairs.append((ours(procfile), raw_celery("bench.noop", [])))
+    pair_ratios = [o["per_s"] / r for o, r in pairs]
+    variants[0], raw = pairs[pair_ratios.index(statistics.median_low(pair_ratios))]
     raw_eta = raw_celery("bench.noop", [], eta_ahead=5.0)
     raw_http = raw_celery("bench.fire", [f"{ctx.target_url}/rawfire"])
     raw_http_eta = raw_celery("bench.fire", [f"{ctx.target_url}/rawfire"], eta_ahead=5.0)
@@ -569,6 +585,7 @@ def bench_e2e(ctx: Ctx) -> None:
         "raw_http_per_s": raw_http,
         "raw_http_eta_per_s": raw_http_eta,
         "ratio": mine / raw,
+        "pairs": [{"ours_per_s": o["per_s"], "raw_per_s": r} for o, r in pairs],
         "variants": variants,
     }
     ctx.quiet()
