@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from .batching import Batcher
 from .models import Job, Run, RunStatus
+from .pgarray import array_literal
 
 CLAIM_SQL = """
 WITH i AS (
@@ -126,7 +127,11 @@ def succeed(run: Run, result: dict, error: str, now) -> bool:
 
 def _claim_batch(items: Sequence[tuple[str, str]]) -> list[Run | None]:
     now = timezone.now()
-    params = {"now": now, "ids": [i for i, _ in items], "workers": [w for _, w in items]}
+    params = {
+        "now": now,
+        "ids": array_literal(i for i, _ in items),
+        "workers": array_literal(w for _, w in items),
+    }
     with _cursor() as cursor:
         _execute(cursor, CLAIM_SQL, params)
         names = [column.name for column in cursor.description]
@@ -165,16 +170,18 @@ def _claimed_run(values: dict, now) -> Run:
 def _succeed_batch(items: Sequence[tuple[Run, dict, str, object]]) -> list[bool]:
     encoder = Run._meta.get_field("result").encoder
     with transaction.atomic(), _cursor() as cursor:
-        _execute(cursor, LOCK_JOBS_SQL, [sorted({str(run.job_id) for run, *_ in items})])
+        _execute(
+            cursor, LOCK_JOBS_SQL, [array_literal(sorted({str(run.job_id) for run, *_ in items}))]
+        )
         locked = {str(row[0]) for row in cursor.fetchall()}
         mine = [item for item in items if str(item[0].job_id) in locked]
         if not mine:
             return [False] * len(items)
         params = {
-            "ids": [str(run.id) for run, *_ in mine],
-            "results": [json.dumps(result, cls=encoder) for _, result, _, _ in mine],
-            "errors": [error for _, _, error, _ in mine],
-            "nows": [now for *_, now in mine],
+            "ids": array_literal(run.id for run, *_ in mine),
+            "results": array_literal(json.dumps(result, cls=encoder) for _, result, _, _ in mine),
+            "errors": array_literal(error for _, _, error, _ in mine),
+            "nows": array_literal(now for *_, now in mine),
         }
         _execute(cursor, SUCCEED_SQL, params)
         done = {str(row[0]) for row in cursor.fetchall()}
