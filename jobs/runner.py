@@ -160,10 +160,27 @@ def execute(run_id: str) -> str | None:
     return outcome.status
 
 
+def storable(value):
+    """`value` with every NUL character (U+0000) in its strings made U+FFFD.
+
+    PostgreSQL's text and jsonb cannot hold U+0000: a response body, an output or an error
+    carrying one (a binary body, `printf '\\0'`) failed the statement that records the
+    outcome, so the run stayed `running`, was found lost and ran again, with the same end.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
+
+
 def finish(run: Run, outcome: Outcome) -> bool:
     """Record the outcome if the run is still ours; plan a retry; settle the job."""
     now = timezone.now()
-    error = outcome.error[:4000]
+    error = storable(outcome.error[:4000])
+    outcome = Outcome(outcome.status, storable(outcome.result), error)
     if outcome.status == RunStatus.SUCCEEDED and runner_sql.enabled():
         if runner_sql.succeed(run, outcome.result, error, now):
             return True

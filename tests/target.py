@@ -44,6 +44,8 @@ class Recorder(BaseHTTPRequestHandler):
             payload = json.dumps({"body": body.decode()}).encode()
         elif parts[0] == "cookie":
             extra["Set-Cookie"] = "session=alice; Path=/"
+        elif parts[0] == "nul":  # bytes PostgreSQL text and jsonb cannot hold
+            payload = b"before\x00after \xff"
         elif parts[0] == "gzip":
             payload, extra["Content-Encoding"] = gzip.compress(b"unzipped ok"), "gzip"
         self.send_response(status)

@@ -209,6 +209,13 @@ def test_cookies_set_for_one_job_are_never_sent_with_another(api, broker, target
     assert "Cookie" not in second["headers"]
 
 
+def test_a_body_with_a_nul_byte_is_recorded(api, broker, target):
+    job = run_once(api, {"method": "GET", "uri": f"{target.url}/nul"})
+    run = job.runs.get()
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.result["body"] == "before\ufffdafter \xff"  # text/plain: ISO-8859-1
+
+
 def test_a_compressed_body_is_recorded_decoded(api, broker, target):
     run = run_once(api, {"uri": f"{target.url}/gzip"}).runs.get()
     assert (run.status, run.result["body"]) == (RunStatus.SUCCEEDED, "unzipped ok")
