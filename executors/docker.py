@@ -491,8 +491,8 @@ class DockerExecutor(Executor):
                     _close_stream(stream)
             except (APIError, requests.exceptions.ConnectionError) as exc:
                 log.warning("cannot read the %s of %s: %s", name, container.id[:12], exc)
-            # JSON in PostgreSQL cannot hold NUL characters.
-            result[name] = data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+            # A NUL is made U+FFFD when the outcome is recorded (jobs.runner.storable).
+            result[name] = data.decode("utf-8", errors="replace")
             result[f"{name}_truncated"] = truncated
         return result
 

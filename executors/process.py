@@ -280,8 +280,8 @@ class _Capture(threading.Thread):
                 self.truncated = True
 
     def text(self) -> str:
-        # JSON in PostgreSQL cannot hold NUL characters.
-        return self.data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+        # A NUL is made U+FFFD when the outcome is recorded (jobs.runner.storable).
+        return self.data.decode("utf-8", errors="replace")
 
 
 def run_process(
