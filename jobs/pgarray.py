@@ -10,7 +10,8 @@ def array_literal(values) -> str:
     For UUIDs, ints, strings and datetimes (`str()` is their PostgreSQL input form), about
     4x faster than psycopg's list adapter, which dumps every element through its own
     adapter after working out the list's element type: a fifth of the dispatcher's time
-    for a batch of 1,000, and a tenth of a worker's statements' CPU.
+    for a batch of 1,000; for the worker's claim and success, 94 us per run when a run
+    goes alone and 213 us per batch of 8 (now 28 and 34 us).
     """
     return (
         "{"
