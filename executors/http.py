@@ -8,7 +8,6 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import urllib3
 from django.conf import settings
 from requests.utils import get_encoding_from_headers  # requests' rules, kept as they were
 from rest_framework import serializers
@@ -18,7 +17,7 @@ from jobs.models import RunStatus
 
 from .base import Executor, Outcome, RunContext
 from .expected_range import parse_expected_range
-from .http_client import Client
+from .http_client import Client, RequestError
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_RANGE = "200-299"
@@ -88,7 +87,7 @@ def _http() -> Client:
     global _client
     with _client_lock:
         if _client is None:
-            _client = Client(max_per_host=settings.SCHED["HTTP_MAX_IN_FLIGHT"])
+            _client = Client()
         return _client
 
 
@@ -98,11 +97,7 @@ class HttpExecutor(Executor):
     serializer_class = HttpTaskSerializer
 
     def run(self, context: RunContext) -> Outcome:
-        """Send the request on this thread; a stop signal aborts it (its socket is shut)."""
-        with _http().stoppable(context.stop):
-            return self._send(context)
-
-    def _send(self, context: RunContext) -> Outcome:
+        """Send the request on this thread; a stop signal aborts it (its sockets are shut)."""
         task = context.task
         timeout = task.get("timeout") or context.timeout or settings.SCHED["HTTP_DEFAULT_TIMEOUT"]
         headers = {"User-Agent": USER_AGENT, **task.get("headers", {})}
@@ -117,12 +112,19 @@ class HttpExecutor(Executor):
         body = _encode_body(task.get("body"), headers)
         started = time.monotonic()
         try:
-            response = _http().request(task["method"], task["uri"], headers, body, timeout)
-            text, truncated = self._read_body(response, deadline=started + timeout)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            response = _http().send(
+                task["method"],
+                task["uri"],
+                headers,
+                body,
+                timeout=timeout,
+                limit=settings.SCHED["HTTP_BODY_LIMIT"],
+                stop=context.stop,
+            )
+        except RequestError as exc:
             if context.stop.is_set():
                 return Outcome(RunStatus.CANCELED, {}, "Stopped before the response came.")
-            if _timed_out(exc):
+            if exc.timed_out:
                 return Outcome(
                     RunStatus.TIMED_OUT,
                     {"elapsed_ms": _ms_since(started)},
@@ -131,12 +133,13 @@ class HttpExecutor(Executor):
             return Outcome(
                 RunStatus.FAILED,
                 {"elapsed_ms": _ms_since(started)},
-                f"Request to {task['uri']} failed: {_reason(exc)}",
+                f"Request to {task['uri']} failed: {exc.reason}",
             )
+        encoding = get_encoding_from_headers(response.headers) or "utf-8"
         result = {
             "status_code": response.status,
-            "body": text,
-            "body_truncated": truncated,
+            "body": response.body.decode(encoding, errors="replace"),
+            "body_truncated": response.truncated,
             "elapsed_ms": _ms_since(started),
         }
         expected = parse_expected_range(task.get("expected_range", DEFAULT_RANGE))
@@ -147,29 +150,6 @@ class HttpExecutor(Executor):
             result,
             f"Status {response.status} is outside the expected range {expected}.",
         )
-
-    @staticmethod
-    def _read_body(response: urllib3.BaseHTTPResponse, *, deadline: float) -> tuple[str, bool]:
-        """Read at most HTTP_BODY_LIMIT bytes, within the deadline."""
-        limit = settings.SCHED["HTTP_BODY_LIMIT"]
-        chunks: list[bytes] = []
-        size = 0
-        truncated = False
-        try:
-            for chunk in response.stream(8192):
-                if time.monotonic() > deadline:
-                    raise urllib3.exceptions.TimeoutError("body not complete before the deadline")
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > limit:
-                    truncated = True
-                    break
-        finally:
-            response.close()  # a connection with a body left unread is not reused
-            response.release_conn()
-        data = b"".join(chunks)[:limit]
-        encoding = get_encoding_from_headers(response.headers) or "utf-8"
-        return data.decode(encoding, errors="replace"), truncated
 
 
 def _ms_since(started: float) -> int:
@@ -188,20 +168,3 @@ def _encode_body(body: Any, headers: dict[str, str]) -> bytes | None:
     if "content-type" not in names:
         headers["Content-Type"] = "application/json"
     return json.dumps(body, allow_nan=False).encode()
-
-
-def _timed_out(exc: BaseException) -> bool:
-    # urllib3 counts a refused connection (NewConnectionError) as a connect timeout
-    return isinstance(exc, urllib3.exceptions.TimeoutError) and not isinstance(
-        exc, urllib3.exceptions.NewConnectionError
-    )
-
-
-def _reason(exc: BaseException) -> str:
-    """The innermost cause, without urllib3's object reprs."""
-    cause: BaseException = exc
-    while cause.__context__ is not None and not isinstance(cause, OSError):
-        cause = cause.__context__
-    if isinstance(cause, OSError) or isinstance(exc, urllib3.exceptions.ProtocolError):
-        return f"connection error ({cause})"
-    return str(exc)

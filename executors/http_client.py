@@ -1,10 +1,10 @@
-"""The HTTP client of HTTP tasks: urllib3 connection pools shared by a worker's threads.
+"""The HTTP client of HTTP tasks: libcurl (pycurl), one handle per worker thread.
 
-HTTP tasks used `requests` sessions, one per thread. A request through `requests` cost
-about twice the CPU of the same request through urllib3, which `requests` itself sends
-with (docs/benchmarks.md), and a session kept the cookies every response set and sent
-them with the next job's request to that host: one job's owner could read another's
-session. This client sends exactly what the task says, plus:
+A request through urllib3 cost the worker about 440 us of CPU on loopback, holding the
+GIL throughout; through libcurl about 60 us, and libcurl sends and waits without the
+GIL, which a worker's threads share (docs/benchmarks.md, `python -m bench.http_client`).
+Each thread keeps its own handle and, in it, its kept-alive connections. This client
+sends exactly what the task says, plus:
 
 - `User-Agent`, `Accept: */*` and `Accept-Encoding: gzip, deflate` (a compressed body is
   decoded), unless the task sets them;
@@ -17,14 +17,15 @@ session. This client sends exactly what the task says, plus:
 - certificates checked against `REQUESTS_CA_BUNDLE` / `CURL_CA_BUNDLE` if set (as with
   `requests`), else certifi's bundle.
 
-Redirects are not followed and nothing is retried: the run's outcome is the response.
+Redirects are not followed, nothing is retried and no cookie is kept: the run's outcome
+is the response. At most `limit` bytes of the body are kept (`truncated` says if there
+was more), and the whole exchange must end within the timeout.
 
-The request is sent on the run's own thread. `Client.stoppable(stop)` makes it
-abortable: when the run's stop signal is set (from the heartbeat thread), the socket of
-the connection the request holds is shut down, which ends a blocked connect, send or
-read at once. A connection is attached to the request only while the request holds it:
-it is detached before it goes back to the pool, so a late stop never reaches a
-connection another run has taken since.
+A stop ends the request under way at once: the run's `Stop` signal (set from the
+heartbeat thread) shuts down the sockets of the thread's handle, which ends a blocked
+connect, send or wait. A handle serves one thread, hence one request at a time, so a
+stop never reaches another run's request; its idle kept-alive connections are closed
+with it, and the next request connects again.
 """
 
 from __future__ import annotations
@@ -35,20 +36,39 @@ import os
 import socket
 import threading
 import urllib.request
-from base64 import b64encode
-from collections.abc import Iterator
-from contextlib import contextmanager
-from urllib.parse import unquote
+from dataclasses import dataclass
 
 import certifi
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.util import Url, parse_url
+import pycurl
+from urllib3.util import parse_url
 
 from .base import Stop
 
 DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
+# Methods that carry a body: without one they still send `Content-Length: 0`, as
+# http.client does (some servers wait for a length).
+_BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
+
+
+class RequestError(Exception):
+    """The request got no (complete) response: `reason` says why."""
+
+    def __init__(self, reason: str, *, timed_out: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.timed_out = timed_out
+
+
+class ProxyNotSupported(RequestError):
+    pass
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]  # of the final response; lower-case names
+    body: bytes  # decoded (gzip, deflate), at most `limit` bytes
+    truncated: bool
 
 
 def _bypass(host: str, port: int | None, proxies: dict[str, str]) -> bool:
@@ -75,179 +95,177 @@ def _networks(no_proxy: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Netw
     return tuple(networks)
 
 
-class ProxyNotSupported(urllib3.exceptions.HTTPError):
-    pass
-
-
-class _Call:
-    """One stoppable request: the connection it holds, and whether it was stopped."""
-
-    __slots__ = ("lock", "conn", "stopped")
+class _Handle:
+    """A thread's libcurl handle, and the sockets it has open (to shut them on a stop)."""
 
     def __init__(self) -> None:
+        self.curl = pycurl.Curl()
         self.lock = threading.Lock()
-        self.conn: HTTPConnection | None = None
+        self.sockets: set[int] = set()
         self.stopped = False
 
-    def attach(self, conn: HTTPConnection) -> None:
+    def opened(self, fd: int, purpose: int) -> int:
+        """libcurl made a socket (SOCKOPTFUNCTION): keep it, unless the run was stopped."""
         with self.lock:
             if self.stopped:
-                raise ConnectionAbortedError("the run was stopped")
-            self.conn = conn
-            conn.sched_call = self
+                return pycurl.SOCKOPT_ERROR
+            self.sockets.add(fd)
+        return pycurl.SOCKOPT_OK
 
-    def detach(self, conn: HTTPConnection | None = None) -> None:
-        """Let go of `conn` (given back to the pool), or of whatever it holds (the request
-        is over)."""
+    def close(self, fd: int) -> int:
+        """libcurl is done with a socket (CLOSESOCKETFUNCTION): close it here, under the lock,
+        so that a stop never shuts a number the system has given to another socket."""
         with self.lock:
-            if conn is None:
-                self.stopped = True  # a late stop finds nothing to shut down
-                conn = self.conn
-            if conn is not None:
-                if self.conn is conn:
-                    self.conn = None
-                conn.sched_call = None
+            self.sockets.discard(fd)
+            os.close(fd)
+        return 0
 
     def abort(self) -> None:
-        """Stop the request: shut its socket down (a connect under way ends by itself,
-        then `_Stoppable.connect` raises)."""
         with self.lock:
             self.stopped = True
-            sock = self.conn.sock if self.conn is not None else None
-            if sock is not None:
+            for fd in self.sockets:
                 try:
-                    sock.shutdown(socket.SHUT_RDWR)
+                    with socket.socket(fileno=os.dup(fd)) as sock:
+                        sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
 
 
-_local = threading.local()  # .call: the stoppable request this thread is sending
+class _Exchange:
+    """What one request collects: the body up to its limit, the final response's headers."""
 
+    __slots__ = ("limit", "chunks", "size", "truncated", "header_lines")
 
-class _Stoppable:
-    """Connection mixin: attach the connection to the thread's stoppable request."""
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.truncated = False
+        self.header_lines: list[bytes] = []
 
-    sched_call: _Call | None = None
+    def write(self, data: bytes) -> int | None:
+        room = self.limit - self.size
+        if len(data) > room:
+            self.chunks.append(data[:room])
+            self.size = self.limit
+            self.truncated = True
+            return 0  # libcurl stops reading: CURLE_WRITE_ERROR, known as truncated
+        self.chunks.append(data)
+        self.size += len(data)
+        return None
 
-    def connect(self) -> None:
-        call = getattr(_local, "call", None)
-        if call is not None:
-            call.attach(self)
-        super().connect()
-        if call is not None and call.stopped:
-            raise ConnectionAbortedError("the run was stopped")
+    def header(self, line: bytes) -> None:
+        if line.startswith(b"HTTP/"):  # a new response (after 100 Continue, a CONNECT)
+            self.header_lines = []
+        self.header_lines.append(line)
 
-    def request(self, *args, **kwargs) -> None:
-        call = getattr(_local, "call", None)
-        if call is not None:
-            call.attach(self)  # a kept-alive connection is not connected again
-        super().request(*args, **kwargs)
-
-
-class _HTTPConnection(_Stoppable, HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(_Stoppable, HTTPSConnection):
-    pass
-
-
-class _PoolMixin:
-    def _put_conn(self, conn) -> None:
-        if conn is not None and conn.sched_call is not None:
-            conn.sched_call.detach(conn)
-        super()._put_conn(conn)
-
-
-class _HTTPPool(_PoolMixin, HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(_PoolMixin, HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-def _basic(user_info: str) -> str:
-    user, _, password = user_info.partition(":")
-    return "Basic " + b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+    def headers(self) -> dict[str, str]:
+        found = {}
+        for line in self.header_lines[1:]:
+            name, sep, value = line.decode("latin-1").partition(":")
+            if sep:
+                found[name.strip().lower()] = value.strip()
+        return found
 
 
 class Client:
     """Thread-safe: one per worker process. It reads the environment when it is made."""
 
-    def __init__(self, max_per_host: int) -> None:
+    def __init__(self) -> None:
         self._proxies = urllib.request.getproxies_environment()  # {"http": url, "no": ...}
-        ca_bundle = (
+        self._ca_bundle = (
             os.environ.get("REQUESTS_CA_BUNDLE")
             or os.environ.get("CURL_CA_BUNDLE")
             or certifi.where()
         )
-        self._options = {"num_pools": 100, "maxsize": max_per_host, "ca_certs": ca_bundle}
-        self._direct = self._stoppable(urllib3.PoolManager(**self._options))
-        self._proxied: dict[str, urllib3.ProxyManager] = {}
-        self._lock = threading.Lock()
+        self._local = threading.local()
 
-    @staticmethod
-    def _stoppable(manager: urllib3.PoolManager) -> urllib3.PoolManager:
-        manager.pool_classes_by_scheme = _POOLS
-        return manager
+    def _handle(self) -> _Handle:
+        handle = getattr(self._local, "handle", None)
+        if handle is None:
+            handle = self._local.handle = _Handle()
+        return handle
 
-    @contextmanager
-    def stoppable(self, stop: Stop) -> Iterator[None]:
-        """Requests sent in the block (on this thread) end when `stop` is set: the call
-        under way raises an OSError (or urllib3's error wrapping one)."""
-        call = _Call()
-        _local.call = call
-        try:
-            with stop.calling(call.abort):
-                yield
-        finally:
-            _local.call = None
-            call.detach()
-
-    def request(
-        self, method: str, uri: str, headers: dict[str, str], body: bytes | None, timeout: float
-    ) -> urllib3.BaseHTTPResponse:
-        """Send the request; the caller reads the body with `stream()` and closes it."""
+    def send(
+        self,
+        method: str,
+        uri: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        *,
+        timeout: float,
+        limit: int,
+        stop: Stop,
+    ) -> Response:
+        """Send the request and read the response; raise RequestError when there is none."""
         url = parse_url(uri)
-        sent = urllib3.HTTPHeaderDict(DEFAULT_HEADERS)
+        proxy = self._proxy_for(url.scheme or "http", url.host or "", url.port)
+        handle = self._handle()
+        exchange = _Exchange(limit)
+        curl = handle.curl
+        curl.reset()  # every option back to its default; the kept-alive connections stay
+        curl.setopt(pycurl.URL, url.url)  # parse_url percent-encodes what must be
+        if body is None and method in _BODY_METHODS:
+            body = b""
+        if method == "HEAD":
+            curl.setopt(pycurl.NOBODY, 1)  # no response body to wait for
+        elif method != "GET" or body is not None:
+            curl.setopt(pycurl.CUSTOMREQUEST, method)  # a body alone would make it a POST
+        sent = dict(DEFAULT_HEADERS)
+        names = {name.lower(): name for name in sent}
         for name, value in headers.items():
-            sent[name] = value  # replaces a header of the same name in any case
-        if url.auth:
-            sent["Authorization"] = _basic(url.auth)
-            uri = url._replace(auth=None).url
-        return self._manager_for(url).urlopen(
-            method,
-            uri,
-            body=body,
-            headers=sent,
-            redirect=False,
-            retries=False,
-            timeout=urllib3.Timeout(connect=timeout, read=timeout),
-            preload_content=False,
-            decode_content=True,
+            sent.pop(names.pop(name.lower(), name), None)  # the task's replaces a default
+            sent[name] = value
+            names[name.lower()] = name
+        lines = [f"{name}: {value}".encode("latin-1") for name, value in sent.items()]
+        lines.append(b"Expect:")  # no `Expect: 100-continue` round trip before a body
+        if body is not None:
+            curl.setopt(pycurl.POSTFIELDS, body)
+            if "content-type" not in names:
+                lines.append(b"Content-Type:")  # libcurl's form type left out
+        curl.setopt(pycurl.HTTPHEADER, lines)
+        curl.setopt(pycurl.ACCEPT_ENCODING, "")  # decode what the response is encoded in
+        curl.setopt(pycurl.PROXY, proxy)
+        curl.setopt(pycurl.CAINFO, self._ca_bundle)
+        curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        curl.setopt(pycurl.NOSIGNAL, 1)
+        curl.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
+        curl.setopt(pycurl.WRITEFUNCTION, exchange.write)
+        curl.setopt(pycurl.HEADERFUNCTION, exchange.header)
+        curl.setopt(pycurl.SOCKOPTFUNCTION, handle.opened)
+        curl.setopt(pycurl.CLOSESOCKETFUNCTION, handle.close)
+        handle.stopped = False
+        with stop.calling(handle.abort):
+            if handle.stopped:
+                raise RequestError("the run was stopped")
+            try:
+                curl.perform()
+            except pycurl.error as exc:
+                if not (exc.args[0] == pycurl.E_WRITE_ERROR and exchange.truncated):
+                    raise _error(exc, url) from None
+        return Response(
+            status=curl.getinfo(pycurl.RESPONSE_CODE),
+            headers=exchange.headers(),
+            body=b"".join(exchange.chunks),
+            truncated=exchange.truncated,
         )
 
-    def _manager_for(self, url: Url) -> urllib3.PoolManager:
-        proxy = self._proxies.get(url.scheme or "http") or self._proxies.get("all")
-        if not proxy or _bypass(url.host or "", url.port, self._proxies):
-            return self._direct
-        with self._lock:
-            manager = self._proxied.get(proxy)
-            if manager is None:
-                manager = self._proxied[proxy] = self._proxy_manager(proxy)
-            return manager
-
-    def _proxy_manager(self, proxy: str) -> urllib3.ProxyManager:
+    def _proxy_for(self, scheme: str, host: str, port: int | None) -> str:
+        """The proxy URL for this request, or "" (none: libcurl then reads no variable)."""
+        proxy = self._proxies.get(scheme) or self._proxies.get("all")
+        if not proxy or _bypass(host, port, self._proxies):
+            return ""
         url = parse_url(proxy if "://" in proxy else f"http://{proxy}")
         if url.scheme not in ("http", "https"):
             raise ProxyNotSupported(f"the proxy {url.scheme}://{url.host} is not http(s)")
-        headers = {"Proxy-Authorization": _basic(url.auth)} if url.auth else None
-        return self._stoppable(
-            urllib3.ProxyManager(
-                url._replace(auth=None).url, proxy_headers=headers, **self._options
-            )
-        )
+        return url.url
+
+
+def _error(exc: pycurl.error, url) -> RequestError:
+    code, message = exc.args[0], str(exc.args[1])
+    where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    if code == pycurl.E_OPERATION_TIMEDOUT:
+        return RequestError(message, timed_out=True)
+    if code == pycurl.E_PEER_FAILED_VERIFICATION:
+        return RequestError(f"TLS error: certificate verify failed ({message})")
+    return RequestError(f"connection error to {where} ({message})")

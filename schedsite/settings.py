@@ -217,9 +217,6 @@ SCHED = {
     "DEFAULT_MISFIRE_GRACE": env_float("DEFAULT_MISFIRE_GRACE", 3600.0),
     "HTTP_DEFAULT_TIMEOUT": env_float("HTTP_DEFAULT_TIMEOUT", 30.0),
     "HTTP_BODY_LIMIT": env_int("HTTP_BODY_LIMIT", 64 * 1024),  # bytes kept of a response body
-    # Connections kept open per target host by a worker process (requests at once are
-    # bounded by its runs at once, WORKER_CONCURRENCY).
-    "HTTP_MAX_IN_FLIGHT": env_int("HTTP_MAX_IN_FLIGHT", 256),
     "OUTPUT_LIMIT": env_int("OUTPUT_LIMIT", 64 * 1024),  # bytes kept of stdout, of stderr
     "SCRIPT_MAX_BYTES": env_int("SCRIPT_MAX_BYTES", 8 * 1024 * 1024),  # decoded upload size
     "KILL_GRACE": env_float("KILL_GRACE", 2.0),  # seconds between SIGTERM and SIGKILL

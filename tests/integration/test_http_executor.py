@@ -13,8 +13,7 @@ from base64 import b64encode
 import pytest
 from django.utils import timezone
 
-from executors import http
-from executors.base import Outcome, RunContext, Stop
+from executors.base import Outcome, RunContext
 from executors.http import HttpExecutor
 from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
@@ -305,17 +304,25 @@ def test_a_run_stopped_before_it_sends_sends_nothing(target):
     assert target.received == []
 
 
-def test_a_stop_never_reaches_a_connection_its_request_gave_back(target):
-    """Run A's response is read: its kept-alive connection is back in the pool, and run B
-    sends on it. A's stop, set now (A has not returned yet), must not shut B's request."""
-    client = http._http()  # the worker process's client, shared with run B
-    stop = Stop()
-    with client.stoppable(stop):
-        response = client.request("GET", f"{target.url}/ok", {}, None, 5)
-        assert response.read() == b"ok"  # read in full: the connection goes back
-        thread, outcome = _run_in_thread(_context(f"{target.url}/slow/0.5"))
-        time.sleep(0.2)  # B is waiting for its response on A's old connection
-        stop.set()
-        thread.join(5)
-    assert outcome[0].status == RunStatus.SUCCEEDED
+def test_a_late_stop_never_reaches_the_next_request_on_its_connection(target):
+    """Run A is over; run B, next on the same worker thread, sends on A's kept-alive
+    connection. A's stop, set now, must not end B's request."""
+    a, b = _context(f"{target.url}/ok"), _context(f"{target.url}/slow/0.5")
+    assert HttpExecutor().run(a).status == RunStatus.SUCCEEDED
+    late = threading.Timer(0.2, a.stop.set)  # while B waits for its response
+    late.start()
+    assert HttpExecutor().run(b).status == RunStatus.SUCCEEDED
+    late.join()
     assert len({r["client_port"] for r in target.received}) == 1  # one connection for both
+
+
+def test_a_stop_ends_only_its_own_run(target):
+    stopped, other = _context(f"{target.url}/slow/2"), _context(f"{target.url}/slow/0.5")
+    first, first_outcome = _run_in_thread(stopped)
+    second, second_outcome = _run_in_thread(other)
+    time.sleep(0.2)  # both wait for their responses
+    stopped.stop.set()
+    first.join(1)
+    second.join(5)
+    assert first_outcome[0].status == RunStatus.CANCELED
+    assert second_outcome[0].status == RunStatus.SUCCEEDED
