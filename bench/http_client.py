@@ -5,14 +5,14 @@ target (`bench.target`, its own process), and its own CPU time (`time.thread_tim
 read per request, the best of 5 rounds of 1,000 each, side by side:
 
 - the HTTP executor as a worker runs it (`HttpExecutor.run`: headers, the stoppable
-  request through executors/http_client.py, the body read within the deadline, the
+  request through executors/http_client.py on libcurl, the body within its limit, the
   outcome);
-- urllib3's PoolManager alone, with the same headers and body;
+- urllib3's PoolManager alone, with the same headers and body (the executor's client
+  until 2026-12-01);
 - the standard library's http.client alone;
-- libcurl through pycurl (a handle kept, as a worker thread would): the candidate for a
-  cheaper client, which also sends and waits without holding the GIL.
+- libcurl through pycurl alone, a handle kept, as a worker thread keeps one.
 
-What the layers above the cheapest cost is what another client could save per run.
+The executor's figure minus libcurl's is what our own layers cost per run.
 Needs no database. A figure, not a test.
 """
 

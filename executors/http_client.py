@@ -100,6 +100,7 @@ class _Handle:
 
     def __init__(self) -> None:
         self.curl = pycurl.Curl()
+        self.pid = os.getpid()
         self.lock = threading.Lock()
         self.sockets: set[int] = set()
         self.stopped = False
@@ -181,8 +182,9 @@ class Client:
         self._local = threading.local()
 
     def _handle(self) -> _Handle:
+        """This thread's handle (a new one in a forked child: never the parent's sockets)."""
         handle = getattr(self._local, "handle", None)
-        if handle is None:
+        if handle is None or handle.pid != os.getpid():
             handle = self._local.handle = _Handle()
         return handle
 
@@ -217,7 +219,11 @@ class Client:
             sent.pop(names.pop(name.lower(), name), None)  # the task's replaces a default
             sent[name] = value
             names[name.lower()] = name
-        lines = [f"{name}: {value}".encode("latin-1") for name, value in sent.items()]
+        # "Name:" alone would tell libcurl to leave a header out: an empty one is "Name;".
+        lines = [
+            (f"{name}: {value}" if value.strip() else f"{name};").encode("latin-1")
+            for name, value in sent.items()
+        ]
         lines.append(b"Expect:")  # no `Expect: 100-continue` round trip before a body
         if body is not None:
             curl.setopt(pycurl.POSTFIELDS, body)

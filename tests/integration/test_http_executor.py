@@ -66,6 +66,13 @@ def test_it_sends_the_request_with_idempotency_and_job_headers(api, broker, targ
     assert run.result["body"] == "ok"
 
 
+def test_a_header_with_an_empty_value_is_sent(api, broker, target):
+    run_once(api, {"uri": f"{target.url}/x", "headers": {"X-Empty": "", "X-Full": "1"}})
+    [request] = target.received
+    assert request["headers"]["X-Empty"] == ""
+    assert request["headers"]["X-Full"] == "1"
+
+
 def test_a_string_body_is_sent_as_is(api, broker, target):
     run_once(api, {"method": "PUT", "uri": f"{target.url}/x", "body": "plain words"})
     assert target.received[0]["body"] == b"plain words"
