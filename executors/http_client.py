@@ -235,6 +235,7 @@ class Client:
         curl.setopt(pycurl.CAINFO, self._ca_bundle)
         curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
         curl.setopt(pycurl.NOSIGNAL, 1)
+        curl.setopt(pycurl.DNS_CACHE_TIMEOUT, 0)  # a new connection looks the name up again
         curl.setopt(pycurl.TIMEOUT_MS, max(1, int(timeout * 1000)))
         curl.setopt(pycurl.WRITEFUNCTION, exchange.write)
         curl.setopt(pycurl.HEADERFUNCTION, exchange.header)
