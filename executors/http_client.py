@@ -104,6 +104,8 @@ class _Handle:
         self.lock = threading.Lock()
         self.sockets: set[int] = set()
         self.stopped = False
+        self.sent = 0  # requests begun on this handle
+        self.request = 0  # the number of the request under way; 0: none
 
     def opened(self, fd: int, purpose: int) -> int:
         """libcurl made a socket (SOCKOPTFUNCTION): keep it, unless the run was stopped."""
@@ -121,8 +123,23 @@ class _Handle:
             os.close(fd)
         return 0
 
-    def abort(self) -> None:
+    def begin(self) -> int:
         with self.lock:
+            self.sent += 1
+            self.request = self.sent
+            self.stopped = False
+            return self.request
+
+    def end(self) -> None:
+        with self.lock:
+            self.request = 0
+
+    def abort(self, request: int) -> None:
+        """Stop request number `request`: a stop that comes after it ended (its callback
+        already running then) finds another number, or none, and does nothing."""
+        with self.lock:
+            if request != self.request:
+                return
             self.stopped = True
             for fd in self.sockets:
                 try:
@@ -241,15 +258,18 @@ class Client:
         curl.setopt(pycurl.HEADERFUNCTION, exchange.header)
         curl.setopt(pycurl.SOCKOPTFUNCTION, handle.opened)
         curl.setopt(pycurl.CLOSESOCKETFUNCTION, handle.close)
-        handle.stopped = False
-        with stop.calling(handle.abort):
-            if handle.stopped:
-                raise RequestError("the run was stopped")
-            try:
-                curl.perform()
-            except pycurl.error as exc:
-                if not (exc.args[0] == pycurl.E_WRITE_ERROR and exchange.truncated):
-                    raise _error(exc, url) from None
+        request = handle.begin()
+        try:
+            with stop.calling(functools.partial(handle.abort, request)):
+                if handle.stopped:
+                    raise RequestError("the run was stopped")
+                try:
+                    curl.perform()
+                except pycurl.error as exc:
+                    if not (exc.args[0] == pycurl.E_WRITE_ERROR and exchange.truncated):
+                        raise _error(exc, url) from None
+        finally:
+            handle.end()
         return Response(
             status=curl.getinfo(pycurl.RESPONSE_CODE),
             headers=exchange.headers(),

@@ -323,6 +323,19 @@ def test_a_late_stop_never_reaches_the_next_request_on_its_connection(target):
     assert len({r["client_port"] for r in target.received}) == 1  # one connection for both
 
 
+def test_a_stop_callback_running_after_its_request_ended_changes_nothing(target):
+    """Stop.set runs its callbacks outside its lock: one may run just after its request
+    ended, while the thread's next request is under way. It must not end that one."""
+    from executors import http
+
+    assert HttpExecutor().run(_context(f"{target.url}/ok")).status == RunStatus.SUCCEEDED
+    handle = http._http()._handle()  # this thread's handle
+    late = threading.Timer(0.2, handle.abort, [handle.sent])  # the ended request's abort
+    late.start()
+    assert HttpExecutor().run(_context(f"{target.url}/slow/0.5")).status == RunStatus.SUCCEEDED
+    late.join()
+
+
 def test_a_stop_ends_only_its_own_run(target):
     stopped, other = _context(f"{target.url}/slow/2"), _context(f"{target.url}/slow/0.5")
     first, first_outcome = _run_in_thread(stopped)
