@@ -282,10 +282,16 @@ class Client:
         proxy = self._proxies.get(scheme) or self._proxies.get("all")
         if not proxy or _bypass(host, port, self._proxies):
             return ""
-        url = parse_url(proxy if "://" in proxy else f"http://{proxy}")
-        if url.scheme not in ("http", "https"):
-            raise ProxyNotSupported(f"the proxy {url.scheme}://{url.host} is not http(s)")
-        return url.url
+        return _proxy_url(proxy)
+
+
+@functools.lru_cache(maxsize=8)
+def _proxy_url(proxy: str) -> str:
+    """A proxy variable's value as libcurl takes it, parsed once (not at every request)."""
+    url = parse_url(proxy if "://" in proxy else f"http://{proxy}")
+    if url.scheme not in ("http", "https"):
+        raise ProxyNotSupported(f"the proxy {url.scheme}://{url.host} is not http(s)")
+    return url.url
 
 
 def _error(exc: pycurl.error, url) -> RequestError:
