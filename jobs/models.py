@@ -93,6 +93,8 @@ class Job(models.Model):
     misfire_grace = models.FloatField(null=True, blank=True, help_text="Seconds.")
 
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.SCHEDULED)
+    # Why the scheduler ended the job on its own (a fire time it cannot compute); empty else.
+    status_reason = models.CharField(max_length=500, blank=True, default="")
     # NULL when the job will not fire again (paused, canceled, done).
     next_run_at = models.DateTimeField(null=True, blank=True)
     # Bumped by every change that invalidates planned fires (reschedule, pause, cancel).
@@ -122,7 +124,16 @@ class Job(models.Model):
             models.Index(fields=["group"], name="job_group_idx"),
             models.Index(fields=["status"], name="job_status_idx"),
         ]
-        permissions = [("run_code", "Can create jobs that run code (command, script, docker)")]
+        permissions = [
+            ("run_code", "Can create jobs that run code (command, script, docker)"),
+            (
+                "unrestricted_egress",
+                "HTTP jobs and webhooks may reach any address (loopback, link-local, ...)",
+            ),
+            ("run_maintenance", "Can create jobs of maintenance catalog tasks"),
+            ("trusted_client", "Gets the higher API rate for creating jobs"),
+            ("view_all_jobs", "Can see every user's jobs and runs (API and dashboard)"),
+        ]
 
     def __str__(self) -> str:
         return self.name or str(self.id)
