@@ -30,7 +30,7 @@ from django.utils import timezone
 from .models import Job, Run, RunStatus, Trigger
 from .pgarray import array_literal
 from .publish import publish
-from .settle import settle_jobs
+from .settle import end_unplannable, settle_jobs
 from .timing import following_fire, schedule_of, within_limits
 
 log = logging.getLogger(__name__)
@@ -121,11 +121,15 @@ def _plan_batch(now: datetime | None) -> tuple[int, list[tuple[uuid.UUID, str, d
         if not jobs:
             return 0, []
         fires: list[_Fire] = []
-        for job in jobs:
-            due = _fire_for(job, now)
-            fires.append(_Fire(uuid.uuid4(), job, due, now - due <= _grace(job)))
-            job.fire_count += 1
-            job.next_run_at = following_fire(job, due) if job.is_recurring else None
+        planned = len(jobs)
+        for job in list(jobs):
+            try:
+                fire = _plan_fire(job, now)
+            except Exception as exc:  # this job only: the batch goes on without it
+                end_unplannable(job.id, exc)
+                jobs.remove(job)
+                continue
+            fires.append(fire)
         if connection.vendor == "postgresql":
             kept = _insert_runs_postgresql(fires, now)
             _advance_jobs_postgresql(jobs)
@@ -141,7 +145,19 @@ def _plan_batch(now: datetime | None) -> tuple[int, list[tuple[uuid.UUID, str, d
             {f.job.id for f in fires if not f.pending}
             | {j.id for j in jobs if j.next_run_at is None and j.id not in pending_jobs}
         )
-    return len(jobs), [(f.run_id, f.job.type, f.due_at) for f in fires if f.pending]
+    return planned, [(f.run_id, f.job.type, f.due_at) for f in fires if f.pending]
+
+
+def _plan_fire(job: Job, now: datetime) -> _Fire:
+    """The job's fire to plan now; advances the job's next_run_at and fire_count (unsaved).
+
+    Raises when the job's schedule cannot be computed: the caller ends that job and leaves
+    this object out of the batch's writes."""
+    due = _fire_for(job, now)
+    fire = _Fire(uuid.uuid4(), job, due, now - due <= _grace(job))
+    job.fire_count += 1
+    job.next_run_at = following_fire(job, due) if job.is_recurring else None
+    return fire
 
 
 # The Run fields _run_values sets; the others take the model's defaults.

@@ -22,7 +22,7 @@ from .heartbeat import Heartbeat
 from .models import ACTIVE_JOB_STATUSES, Concurrency, Job, JobStatus, Run, RunStatus, Trigger
 from .publish import publish
 from .retry import RetryPolicy
-from .settle import settle_jobs
+from .settle import end_unplannable, settle_jobs
 
 log = logging.getLogger(__name__)
 
@@ -215,13 +215,17 @@ def plan_next_attempt(job: Job, run: Run, trigger: str, *, now) -> Run | None:
     """Create the next attempt of a fire, if the job still wants it."""
     if job.status not in ACTIVE_JOB_STATUSES or job.revision != run.job_revision:
         return None
-    policy = RetryPolicy.from_json(job.retry or None)
-    if trigger == Trigger.RETRY:
-        if not policy.can_retry(run.attempt):
-            return None
-        due = now + policy.delay_after(run.attempt)
-    else:  # recovery of a lost run: always, at once
-        due = now
+    try:
+        policy = RetryPolicy.from_json(job.retry or None)
+        if trigger == Trigger.RETRY:
+            if not policy.can_retry(run.attempt):
+                return None
+            due = now + policy.delay_after(run.attempt)
+        else:  # recovery of a lost run: always, at once
+            due = now
+    except Exception as exc:  # a policy that cannot be read or computed ends this job only
+        end_unplannable(job.id, exc)
+        return None
     # The unique key (job, revision, due time, attempt) holds across the job's fires: two
     # fires of one job lost in one reaper pass were both planned at the pass's `now`, the
     # second insert failed, and it rolled back the whole pass, every pass after it too (no

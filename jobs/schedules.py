@@ -41,6 +41,21 @@ _DATETIME_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}[tT ]\d{2}:\d{2}")
 _HASH_OR_RANDOM = re.compile(r"(?<![a-z])[hr](?![a-z])", re.IGNORECASE)
 _SECOND = timedelta(seconds=1)
 _MS = timedelta(milliseconds=1)
+# Every instant a schedule holds or computes lies in this range: Python's datetime ends in
+# year 9999, so arithmetic near it overflows; a fire past LATEST is a schedule error.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+LONGEST = timedelta(days=100 * 365)  # the longest interval: LATEST + LONGEST stays in range
+# Cron fields (seconds first) and their ranges: a step must be smaller than its field's span.
+_CRON_FIELDS = (
+    ("second", 0, 59),
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 6),
+)
+_STEP = re.compile(r"/(\d+)")
 # Any satisfiable 5/6-field expression matches within 28 years (Feb 29 within 8).
 _PROBE = datetime(2000, 1, 1)
 
@@ -67,6 +82,38 @@ def _utc(value, name: str) -> datetime:
     if not isinstance(value, datetime) or value.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
     return value.astimezone(UTC)
+
+
+def _in_range(moment: datetime, shown: str) -> datetime:
+    """`moment` in UTC, or ScheduleError when it lies outside EARLIEST..LATEST."""
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # a local time in year 1 or 9999 whose UTC instant does not exist
+        moment = None
+    if moment is None or not EARLIEST <= moment < LATEST:
+        raise ScheduleError(
+            f"{shown} is out of range: use a time from {EARLIEST.year} to {LATEST.year - 1}"
+        )
+    return moment
+
+
+def _checked(moment: datetime | None) -> datetime | None:
+    """A computed fire, or ScheduleError when it is past LATEST."""
+    if moment is not None and moment >= LATEST:
+        raise ScheduleError(f"the next fire would be past the year {LATEST.year - 1}")
+    return moment
+
+
+def _check_steps(fields: list[str]) -> None:
+    """Refuse a step as long as its field's span or longer (`*/100` in minutes): cron
+    fires such a field only at its first value, which no description would say."""
+    named = _CRON_FIELDS if len(fields) == 6 else _CRON_FIELDS[1:]
+    for (name, low, high), field in zip(named, fields, strict=True):
+        for step in _STEP.findall(field):
+            if len(step) > 6 or not 0 < int(step) <= high - low:
+                raise ScheduleError(
+                    f"the step '/{step}' of the {name} field must be from 1 to {high - low}"
+                )
 
 
 def _transition(zone, before: datetime, after: datetime) -> datetime:
@@ -118,6 +165,7 @@ def _normalize_cron(expr) -> str:
             f"'{expr.strip()}' has {len(fields)} fields, not a valid cron expression: {CRON_HELP}"
         )
     normalized = " ".join(fields)
+    _check_steps(fields)
     if _HASH_OR_RANDOM.search(normalized) or not croniter.is_valid(
         normalized, second_at_beginning=True
     ):
@@ -152,10 +200,13 @@ class Schedule:
             if (getattr(self, name) is None) == (name == wanted):
                 raise ScheduleError(f"a {self.kind} schedule needs '{wanted}' and nothing else")
         if self.kind == "once":
-            object.__setattr__(self, "at", _utc(self.at, "at"))
+            _utc(self.at, "at")
+            object.__setattr__(self, "at", _in_range(self.at, f"'{self.at.isoformat()}'"))
         elif self.kind == "interval":
             if not isinstance(self.every, timedelta) or self.every <= timedelta(0):
                 raise ScheduleError("the interval must be greater than zero")
+            if self.every > LONGEST:
+                raise ScheduleError(f"the interval is longer than {LONGEST.days} days")
             if self.every % _MS:
                 # to_json keeps milliseconds; finer intervals would not survive a round trip.
                 raise ScheduleError("the interval must be a whole number of milliseconds")
@@ -216,7 +267,7 @@ class Schedule:
         if self.kind == "once":
             return self.at
         if self.kind == "interval":
-            return start_at if start_at is not None else now + self.every
+            return start_at if start_at is not None else _checked(now + self.every)
         if start_at is not None and start_at > now:
             return self.next_fire(start_at - timedelta(microseconds=1))
         return self.next_fire(now)
@@ -226,18 +277,20 @@ class Schedule:
         after = _utc(after, "after")
         if self.kind == "once":
             return None
+        if after >= LATEST:
+            raise ScheduleError(f"the next fire would be past the year {LATEST.year - 1}")
         if self.kind == "interval":
             anchor = _utc(anchor, "anchor")
             if after < anchor:
-                return anchor
-            return anchor + ((after - anchor) // self.every + 1) * self.every
+                return _checked(anchor)
+            return _checked(anchor + ((after - anchor) // self.every + 1) * self.every)
         zone = self.zone
         start = _wall_floor(after, zone)
         try:
             wall = croniter(self.cron, start, second_at_beginning=True).get_next(datetime)
         except CroniterBadDateError:
             return None
-        return to_instant(wall, zone)
+        return _checked(to_instant(wall, zone))
 
     def last_fire_at_or_before(
         self, moment: datetime, *, anchor: datetime | None = None
@@ -278,10 +331,16 @@ class Schedule:
         if self.kind == "once":
             fire = self.at if self.at > after else None
         else:
-            fire = self.next_fire(after, anchor=anchor)
+            try:
+                fire = self.next_fire(after, anchor=anchor)
+            except ScheduleError:
+                fire = None
         while fire is not None and len(fires) < limit and (end_at is None or fire <= end_at):
             fires.append(fire)
-            fire = None if self.kind == "once" else self.next_fire(fire, anchor=anchor)
+            try:
+                fire = None if self.kind == "once" else self.next_fire(fire, anchor=anchor)
+            except ScheduleError:  # the next fire is past the supported years: none
+                fire = None
         return fires
 
 
@@ -308,14 +367,18 @@ def _parse_text(value: str, timezone: str, now: datetime) -> Schedule:
         except ValueError as exc:
             raise ScheduleError(f"'{text}' is not a valid date-time: {exc}") from None
         if parsed.utcoffset() is None:
+            if not EARLIEST.year < parsed.year < LATEST.year:
+                _in_range(parsed.replace(tzinfo=UTC), f"'{text}'")
             parsed = to_instant(parsed, get_zone(timezone))
-        return Schedule(kind="once", timezone=timezone, at=parsed)
+        return Schedule(kind="once", timezone=timezone, at=_in_range(parsed, f"'{text}'"))
     try:
         delay = parse_duration(text)
     except ValueError:
         raise ScheduleError(f"'{text}' is not a schedule: {HELP}") from None
     if delay <= timedelta(0):
         raise ScheduleError(f"the delay '{text}' must be greater than zero")
+    if delay >= LATEST - now:
+        raise ScheduleError(f"the delay '{text}' is too long")
     return Schedule(kind="once", timezone=timezone, at=now + delay)
 
 
@@ -333,6 +396,8 @@ def _parse_object(value: dict, timezone: str) -> Schedule:
         every = _parse_interval(arg)
     else:
         raise ScheduleError(f"unknown schedule key {key!r}: {HELP}")
+    if every > LONGEST:
+        raise ScheduleError(f"the interval is longer than {LONGEST.days} days")
     every = round(every / _MS) * _MS
     if every <= timedelta(0):
         raise ScheduleError("the interval must be greater than zero")

@@ -14,7 +14,7 @@ from .models import ACTIVE_JOB_STATUSES, Job, JobStatus, Run, RunStatus, Trigger
 from .publish import publish_runs
 from .retry import parse_retry
 from .schedules import Schedule
-from .settle import settle_jobs
+from .settle import end_unplannable, settle_jobs
 from .timing import following_fire, within_limits
 
 
@@ -129,6 +129,7 @@ def job_update(*, job: Job, data: dict[str, Any]) -> Job:
     rescheduled = any(field in data for field in SCHEDULE_FIELDS)
     if rescheduled:
         job.anchor_at = _first_fire(job, now)
+        job.status_reason = ""
     if job.status == JobStatus.PAUSED:
         job.save()
         return job
@@ -189,7 +190,13 @@ def job_resume(*, job: Job) -> Job:
     job.status = JobStatus.SCHEDULED
     if job.is_recurring:
         first = job.anchor_at if job.anchor_at and job.anchor_at > now else None
-        first = first or following_fire(job, now)
+        try:
+            first = first or following_fire(job, now)
+        except Exception as exc:  # a stored schedule that cannot be computed ends the job
+            job.save()
+            end_unplannable(job.id, exc)
+            job.refresh_from_db()
+            return job
         job.next_run_at = first if within_limits(job, first) else None
         job.save()
         settle_jobs([job.id])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from django.db.models import Count, Q
 
 from .models import ACTIVE_JOB_STATUSES, Job, JobStatus, Run, RunStatus
+
+log = logging.getLogger(__name__)
 
 
 def settle_jobs(job_ids: Iterable) -> None:
@@ -45,3 +48,18 @@ def _status_for(job: Job) -> str:
     if last is not None and last.status == RunStatus.SUCCEEDED:
         return JobStatus.SUCCEEDED
     return JobStatus.FAILED
+
+
+def end_unplannable(job_id, exc: Exception) -> str:
+    """End a job whose next fire cannot be computed: `failed`, no further fire, the reason
+    kept in `status_reason`; call inside the transaction that was planning it.
+
+    One job's broken schedule must not stop the loop that plans, reaps or settles the
+    others: those loops call this for the one job and go on. Returns the reason.
+    """
+    reason = f"The scheduler could not plan this job's next fire: {exc}"[:500]
+    log.error("job ended: next fire cannot be computed job=%s", job_id, exc_info=exc)
+    Job.objects.filter(id=job_id).exclude(status=JobStatus.CANCELED).update(
+        status=JobStatus.FAILED, status_reason=reason, next_run_at=None
+    )
+    return reason

@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from .models import Job
-from .schedules import Schedule
+from .schedules import Schedule, ScheduleError
 
 
 def schedule_of(job: Job) -> Schedule:
@@ -53,7 +53,11 @@ def upcoming(job: Job, *, after: datetime, count: int) -> list[datetime]:
         return []
     times = [job.next_run_at]
     if count > 1 and job.is_recurring:
-        times += schedule_of(job).upcoming(
+        try:
+            schedule = schedule_of(job)
+        except ScheduleError:  # a stored schedule that cannot be read: the dispatcher ends it
+            return times
+        times += schedule.upcoming(
             after=job.next_run_at,
             anchor=job.anchor_at,
             count=count - 1,

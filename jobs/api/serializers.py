@@ -255,6 +255,7 @@ class JobSerializer(serializers.ModelSerializer):
             "concurrency",
             "misfire_grace",
             "status",
+            "status_reason",
             "next_run_at",
             "revision",
             "fire_count",

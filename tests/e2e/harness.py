@@ -413,6 +413,10 @@ class Stack:
             f"tokens {self.tokens}, logs in {self.workdir}"
         )
 
+    def shell(self, script: str, *, log: str = "shell") -> str:
+        """Run Python in `manage.py shell` against the stack's database; its stdout."""
+        return self._manage("shell", "-c", script, log=log)
+
     def _manage(self, *args: str, log: str) -> str:
         done = manage(self.env, *args, timeout=120)
         (self.workdir / f"{log}.log").write_text(done.stdout + done.stderr)
