@@ -225,6 +225,21 @@ SCHED = {
     "DOCKER_JANITOR_INTERVAL": env_float("DOCKER_JANITOR_INTERVAL", 30.0),
 }
 
+# What an ordinary user may ask for (jobs/limits.py, docs/security.md); superusers are not
+# held to these. Seconds unless named otherwise; 0 for MIN_INTERVAL: no minimum.
+_DAY = 86_400.0
+SCHED_LIMITS = {
+    "MIN_INTERVAL": env_float("MIN_INTERVAL", 10.0),  # intervals and cron's shortest gap
+    "MAX_INTERVAL": env_float("MAX_INTERVAL", 3660 * _DAY),
+    "MAX_SCHEDULE_AHEAD": env_float("MAX_SCHEDULE_AHEAD", 3660 * _DAY),  # dates, delays
+    "MAX_TIMEOUT": env_float("MAX_TIMEOUT", _DAY),  # the job's and the task's
+    "MAX_RETRY_DELAY": env_float("MAX_RETRY_DELAY", 7 * _DAY),  # retry delay, max_delay
+    "MAX_MISFIRE_GRACE": env_float("MAX_MISFIRE_GRACE", 7 * _DAY),
+    "MAX_CRON_LENGTH": env_int("MAX_CRON_LENGTH", 120),  # characters
+    "MAX_TASK_BYTES": env_int("MAX_TASK_BYTES", 64 * 1024),  # the task as JSON, no script
+    "MAX_PAYLOAD_BYTES": env_int("MAX_PAYLOAD_BYTES", 64 * 1024),  # the payload as JSON
+}
+
 # Catalog tasks: dotted paths of CatalogTask classes, besides those that installed
 # packages register under the entry point group "sched.catalog".
 CATALOG_TASKS = env_list("CATALOG_TASKS", "")

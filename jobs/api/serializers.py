@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
 from executors.registry import get_executor, known_types
+from jobs.limits import Limits
 from jobs.models import Concurrency, Job, Run
 from jobs.retry import RetryError, parse_retry
 from jobs.schedules import Schedule, ScheduleError, get_zone, parse_schedule
@@ -50,19 +51,36 @@ def validate_task(value: Any, *, user=None) -> dict[str, Any]:
         reason = executor.permission_denied(task, user)
         if reason:
             raise PermissionDenied(reason)
+    limits = Limits.for_user(user)
+    if limits is not None:
+        problem = limits.timeout_error(task.get("timeout"))
+        if problem:
+            raise serializers.ValidationError({"timeout": [problem]})
+        problem = limits.task_size_error(task)
+        if problem:
+            raise serializers.ValidationError(problem)
     return task
 
 
-def validate_schedule_fields(attrs: dict[str, Any], job: Job | None, errors: dict) -> None:
-    """Parse schedule, start_at and end_at in the job's zone and check they fit together.
+def validate_schedule_fields(
+    attrs: dict[str, Any], job: Job | None, errors: dict, limits: Limits | None = None
+) -> None:
+    """Parse schedule, start_at and end_at in the job's zone and check they fit together
+    and within `limits` (None: no limits but the hard bounds of jobs.schedules).
 
     Raises a ValidationError with `errors` and its own findings, if any.
     """
     now = timezone.now()
     tz = attrs.get("timezone", job.timezone if job else "UTC")
     if "schedule" in attrs:
+        problem = limits.cron_text_error(attrs["schedule"]) if limits else None
         try:
+            if problem:
+                raise ScheduleError(problem)
             attrs["schedule"] = parse_schedule(attrs["schedule"], timezone=tz, now=now)
+            problem = limits.schedule_error(attrs["schedule"], now) if limits else None
+            if problem:
+                raise ScheduleError(problem)
         except ScheduleError as exc:
             errors["schedule"] = [str(exc)]
     elif job is not None and "timezone" in attrs:
@@ -73,6 +91,9 @@ def validate_schedule_fields(attrs: dict[str, Any], job: Job | None, errors: dic
                 moment = parse_schedule(attrs[field], timezone=tz, now=now)
                 if moment.kind != "once":
                     raise ScheduleError("Expected a date-time or a delay.")
+                problem = limits.moment_error(moment.at, now) if limits else None
+                if problem:
+                    raise ScheduleError(problem)
                 attrs[field] = moment.at
             except ScheduleError as exc:
                 errors[field] = [str(exc)]
@@ -142,8 +163,11 @@ class JobInputSerializer(StrictSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         job: Job | None = self.instance
         errors: dict[str, Any] = {}
+        limits = Limits.for_user(_user(self))
         self._validate_task_with_job(attrs, job, errors)
-        validate_schedule_fields(attrs, job, errors)
+        if limits is not None:
+            _check_limits(attrs, limits, errors)
+        validate_schedule_fields(attrs, job, errors, limits)
         return attrs
 
     def _validate_task_with_job(self, attrs, job: Job | None, errors: dict) -> None:
@@ -170,6 +194,28 @@ class JobInputSerializer(StrictSerializer):
 
     def create(self, validated_data):  # pragma: no cover - the views call services
         raise NotImplementedError
+
+
+def _user(serializer):
+    request = serializer.context.get("request")
+    return request.user if request is not None else None
+
+
+def _check_limits(attrs: dict[str, Any], limits: Limits, errors: dict) -> None:
+    """The job-level fields' limits (the task's are checked with the task)."""
+    checks = {
+        "timeout": lambda: limits.timeout_error(attrs.get("timeout")),
+        "misfire_grace": lambda: limits.misfire_grace_error(attrs.get("misfire_grace")),
+        "payload": lambda: limits.payload_size_error(attrs.get("payload")),
+    }
+    for field, check in checks.items():
+        problem = check() if attrs.get(field) is not None else None
+        if problem:
+            errors[field] = [problem]
+    if attrs.get("retry") is not None:
+        retry_errors = limits.retry_errors(attrs["retry"])
+        if retry_errors:
+            errors["retry"] = retry_errors
 
 
 class RunSummarySerializer(serializers.ModelSerializer):
@@ -289,5 +335,5 @@ class SchedulePreviewSerializer(StrictSerializer):
     validate_timezone = JobInputSerializer.validate_timezone
 
     def validate(self, attrs):
-        validate_schedule_fields(attrs, None, {})
+        validate_schedule_fields(attrs, None, {}, Limits.for_user(_user(self)))
         return attrs

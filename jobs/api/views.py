@@ -10,13 +10,14 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs import selectors, services, timing
 
 from .filters import JobFilter
+from .permissions import JobAccess
 from .serializers import (
     JobInputSerializer,
     JobSerializer,
@@ -44,6 +45,7 @@ class JobViewSet(
 ):
     serializer_class = JobSerializer
     filterset_class = JobFilter
+    permission_classes = [IsAuthenticated, JobAccess]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
@@ -149,7 +151,7 @@ class SchedulePreviewView(APIView):
     @extend_schema(request=SchedulePreviewSerializer)
     def post(self, request):
         """Validate a schedule without creating a job: its normal form, text and next fires."""
-        data = SchedulePreviewSerializer(data=request.data)
+        data = SchedulePreviewSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         attrs = data.validated_data
         schedule = attrs["schedule"]
