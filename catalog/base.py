@@ -50,6 +50,9 @@ class CatalogTask:
     - `run(context)` returns a JSON-able dict, recorded as the run's result; raising
       TaskFailed (or any exception) fails the run.
     - `veto(context)` returns a reason to skip this run (recorded `vetoed`) or None.
+    - `permission`: the Django permission ("app_label.codename") a user needs to create a
+      job of this task; None lets every user. Superusers hold every permission. A task
+      that reaches beyond its owner's own jobs (maintenance, anything shared) names one.
     """
 
     name: ClassVar[str]
@@ -57,6 +60,7 @@ class CatalogTask:
     group: ClassVar[str] = ""
     description: ClassVar[str] = ""
     payload_serializer: ClassVar[type | None] = None
+    permission: ClassVar[str | None] = None
 
     def veto(self, context: TaskContext) -> str | None:
         return None

@@ -11,6 +11,9 @@ from jobs.api.fields import DurationSecondsField, StrictSerializer
 
 from .base import CatalogTask, TaskContext
 
+# The permission of the maintenance tasks, which act on every user's data.
+MAINTENANCE = "jobs.run_maintenance"
+
 
 class EchoPayload(StrictSerializer):
     message = serializers.CharField(max_length=10_000, required=False, default="")
@@ -30,7 +33,8 @@ class Echo(CatalogTask):
 
 
 class SleepPayload(StrictSerializer):
-    seconds = serializers.FloatField(min_value=0, max_value=86_400)
+    # A sleeping run holds a worker thread: an hour is enough for a stand-in.
+    seconds = serializers.FloatField(min_value=0, max_value=3600)
 
 
 class Sleep(CatalogTask):
@@ -60,6 +64,7 @@ class PruneRuns(CatalogTask):
     group = "maintenance"
     description = "Delete finished runs older than `older_than` (each job keeps its last run)."
     payload_serializer = PruneRunsPayload
+    permission = MAINTENANCE  # deletes every user's run history
 
     def run(self, context: TaskContext) -> dict:
         from jobs.models import FINISHED_RUN_STATUSES, Job, Run
@@ -92,6 +97,7 @@ class PruneScripts(CatalogTask):
         "once older than `older_than`."
     )
     payload_serializer = PruneScriptsPayload
+    permission = MAINTENANCE  # deletes files of every user's jobs
 
     ROOT = "scripts"
 

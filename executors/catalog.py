@@ -43,6 +43,14 @@ class CatalogExecutor(Executor):
     queue = "catalog"
     serializer_class = CatalogTaskSerializer
 
+    def permission_denied(self, task: dict[str, Any], user) -> str | None:
+        """The task's own permission, if it names one (maintenance tasks do)."""
+        found = get_task(task["name"])
+        needed = found.permission if found is not None else None
+        if needed and not user.has_perm(needed):
+            return f"The catalog task {task['name']!r} needs the permission '{needed}'."
+        return None
+
     def validate_payload(self, task: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
         schema = get_task(task["name"]).payload_serializer or EmptyPayload
         serializer = schema(data=payload)

@@ -16,7 +16,8 @@ class CatalogView(APIView):
         responses=dict,
     )
     def get(self, request):
-        """List catalog tasks: name, product, group, description, payload JSON schema."""
+        """List catalog tasks: name, product, group, description, payload JSON schema and
+        the permission a job of it needs (null: none)."""
         product = request.query_params.get("product")
         group = request.query_params.get("group")
         tasks = [
@@ -26,6 +27,7 @@ class CatalogView(APIView):
                 "group": task.group,
                 "description": task.description or (task.__doc__ or "").strip(),
                 "payload_schema": payload_schema(task.payload_serializer),
+                "permission": task.permission,
             }
             for task in catalog().values()
             if (product is None or task.product == product)

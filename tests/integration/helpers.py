@@ -16,7 +16,8 @@ def http_job(schedule: Any = "in 1h", **extra: Any) -> dict[str, Any]:
 
 
 def run_prune_scripts(client) -> Any:
-    """Create a `sched.prune_scripts` job (older_than 0s) and run it here; its Run."""
+    """Create a `sched.prune_scripts` job (older_than 0s) as `client` (who needs
+    jobs.run_maintenance) and run it here; its Run."""
     from jobs import dispatch, runner
     from jobs.models import Job
 

@@ -332,7 +332,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.django_db(transaction=True)  # catalog tasks run in a thread of their own
-def test_prune_scripts_deletes_stored_scripts_no_job_refers_to(coder, broker, media):
+def test_prune_scripts_deletes_stored_scripts_no_job_refers_to(coder, root, broker, media):
     response = create(coder, {"content": b64("#!/bin/sh\necho one\n")}, schedule="in 1h")
     job_id = response.json()["id"]
     first = response.json()["task"]["content_path"]
@@ -341,7 +341,7 @@ def test_prune_scripts_deletes_stored_scripts_no_job_refers_to(coder, broker, me
         {"task": {"type": "script", "content": b64("#!/bin/sh\necho two\n")}},
         "json",
     ).json()["task"]["content_path"]
-    run = run_prune_scripts(coder)
+    run = run_prune_scripts(root)
     assert run.status == "succeeded", run.error
     assert run.result == {"deleted": 1, "kept": 1}
     assert not default_storage.exists(first)  # replaced by the PATCH

@@ -130,7 +130,7 @@ def test_a_script_missing_from_the_bucket_fails_clearly(coder, broker, bucket):
 
 
 @pytest.mark.django_db(transaction=True)  # catalog tasks run in a thread of their own
-def test_prune_scripts_deletes_objects_no_job_refers_to(coder, broker, bucket):
+def test_prune_scripts_deletes_objects_no_job_refers_to(coder, root, broker, bucket):
     job = create(coder, b"#!/bin/sh\necho one\n", schedule="in 1h")
     first = job.task["content_path"]
     response = coder.patch(
@@ -141,7 +141,7 @@ def test_prune_scripts_deletes_objects_no_job_refers_to(coder, broker, bucket):
     assert response.status_code == 200, response.data
     second = response.json()["task"]["content_path"]
     assert bucket.keys() == sorted([first, second])
-    run = run_prune_scripts(coder)
+    run = run_prune_scripts(root)
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.result == {"deleted": 1, "kept": 1}
     assert bucket.keys() == [second]
