@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from . import services
+from . import access, services
 from .models import Job, Run
 
 
@@ -57,9 +57,18 @@ class JobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # jobs are created through the API, which validates them
 
-    def _each(self, request, queryset, service, verb: str) -> None:
+    def get_queryset(self, request):
+        # The API's rules: is_staff alone shows only one's own jobs (jobs.access).
+        jobs = super().get_queryset(request)
+        return jobs if access.sees_all_jobs(request.user) else jobs.filter(owner=request.user)
+
+    def _each(self, request, queryset, service, verb: str, action: str) -> None:
         done = 0
         for job in queryset:
+            denied = access.action_denied(request.user, job, action)
+            if denied:
+                self.message_user(request, f"{job}: {denied}", level="warning")
+                continue
             try:
                 service(job=job)
                 done += 1
@@ -69,19 +78,19 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Pause selected jobs")
     def pause(self, request, queryset):
-        self._each(request, queryset, services.job_pause, "Paused")
+        self._each(request, queryset, services.job_pause, "Paused", "pause")
 
     @admin.action(description="Resume selected jobs")
     def resume(self, request, queryset):
-        self._each(request, queryset, services.job_resume, "Resumed")
+        self._each(request, queryset, services.job_resume, "Resumed", "resume")
 
     @admin.action(description="Cancel selected jobs")
     def cancel(self, request, queryset):
-        self._each(request, queryset, services.job_cancel, "Canceled")
+        self._each(request, queryset, services.job_cancel, "Canceled", "cancel")
 
     @admin.action(description="Run selected jobs now")
     def run_now(self, request, queryset):
-        self._each(request, queryset, services.job_run_now, "Started")
+        self._each(request, queryset, services.job_run_now, "Started", "run")
 
     @admin.display(description="recent runs")
     def recent_runs(self, job: Job) -> str:
@@ -136,4 +145,9 @@ class RunAdmin(admin.ModelAdmin):
     search_fields = ["id", "job__id", "job__name", "worker", "error"]
     list_select_related = ["job"]
     date_hierarchy = "due_at"
+
+    def get_queryset(self, request):
+        runs = super().get_queryset(request)
+        return runs if access.sees_all_jobs(request.user) else runs.filter(job__owner=request.user)
+
     readonly_fields = [f.name for f in Run._meta.fields]

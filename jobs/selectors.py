@@ -6,18 +6,19 @@ from collections.abc import Iterable
 
 from django.db.models import Count, QuerySet
 
+from .access import sees_all_jobs
 from .models import Job, Run, RunStatus
 
 
 def jobs_visible_to(user) -> QuerySet[Job]:
-    """Staff see every job; others see their own."""
+    """Holders of jobs.view_all_jobs (and superusers) see every job; others their own."""
     jobs = Job.objects.select_related("owner", "last_run")
-    return jobs if user.is_staff else jobs.filter(owner=user)
+    return jobs if sees_all_jobs(user) else jobs.filter(owner=user)
 
 
 def runs_visible_to(user) -> QuerySet[Run]:
     runs = Run.objects.all()
-    return runs if user.is_staff else runs.filter(job__owner=user)
+    return runs if sees_all_jobs(user) else runs.filter(job__owner=user)
 
 
 # Run statuses that count as failed in a job's counts: every finished one but a success,
