@@ -52,14 +52,14 @@ MAX_CPUS = 1024
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 IMAGE_REF = re.compile(
-    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
     r"(?::[0-9]+)?/)?"  # registry host[:port]/
     rf"{_COMPONENT}(?:/{_COMPONENT})*"  # path, lower case
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"  # :tag
-    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"  # @digest
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"  # @digest
 )
-NETWORK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$", re.IGNORECASE)
+NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*", re.IGNORECASE)
 _MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
@@ -69,7 +69,7 @@ def parse_memory(value: Any) -> int:
         raise ValueError('Expected a size like "256m", "1g" or a number of bytes.')
     if isinstance(value, int):
         size = value
-    elif isinstance(value, str) and (match := MEMORY.match(value)):
+    elif isinstance(value, str) and (match := MEMORY.fullmatch(value)):
         number, unit = match.groups()
         size = math.floor(float(number) * _MEMORY_UNITS[unit.lower()])
     else:
@@ -116,7 +116,7 @@ class DockerTaskSerializer(StrictSerializer):
     timeout = DurationSecondsField(required=False)
 
     def validate_image(self, value: str) -> str:
-        if not IMAGE_REF.match(value):
+        if not IMAGE_REF.fullmatch(value):
             raise serializers.ValidationError(
                 f"Not a valid image reference: {value!r}. Use [registry/]name[:tag][@digest] "
                 'with a lower-case name, e.g. "busybox:1.36".'
@@ -153,7 +153,7 @@ class DockerTaskSerializer(StrictSerializer):
         return check_env(value)
 
     def validate_network(self, value: str) -> str:
-        if not NETWORK_NAME.match(value):
+        if not NETWORK_NAME.fullmatch(value):
             raise serializers.ValidationError(
                 f"Not a network: {value!r}. Use none, bridge, host or a network's name."
             )

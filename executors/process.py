@@ -38,8 +38,8 @@ from .base import Outcome, RunContext
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_LANG = "C.UTF-8"
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?$")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")
 MAX_ARG_BYTES = 128 * 1024  # Linux's limit on one argument or environment string
 MAX_ARGS = 4096
 MAX_ENV = 256
@@ -84,7 +84,7 @@ def check_env(value: dict[str, str]) -> dict[str, str]:
         raise serializers.ValidationError(f"At most {MAX_ENV} variables.")
     errors = {}
     for name, text in value.items():
-        if not ENV_NAME.match(name):
+        if not ENV_NAME.fullmatch(name):
             errors[name] = [
                 "Not a valid variable name: letters, digits and _, not starting with a digit."
             ]
@@ -143,7 +143,7 @@ class ProcessTaskSerializer(StrictSerializer):
         return value
 
     def validate_run_as(self, value: str) -> str:
-        if not USER_NAME.match(value):
+        if not USER_NAME.fullmatch(value):
             raise serializers.ValidationError(f"Not a valid user name: {value!r}.")
         return value
 

@@ -39,7 +39,7 @@ from .process import (
     run_task,
 )
 
-FILENAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$")
+FILENAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}")
 DEFAULT_FILENAME = "script"
 STORAGE_PREFIX = "scripts"
 CHUNK = 1024 * 1024
@@ -91,7 +91,7 @@ class ScriptTaskSerializer(ProcessTaskSerializer):
         return value
 
     def validate_filename(self, value: str) -> str:
-        if not FILENAME.match(value) or ".." in value:
+        if not FILENAME.fullmatch(value) or ".." in value:
             raise serializers.ValidationError(
                 "Give a plain file name: 1-100 of letters, digits, '.', '_', '+', '-', "
                 "not starting with '.' or '-', no '/' and no '..'."
