@@ -47,7 +47,7 @@ def cpu_us_per_call(call) -> float:
 
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schedsite.settings")
-    os.environ.setdefault("SECRET_KEY", "bench")
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "0123456789abcdef" * 3)
     import django
 
     django.setup()

@@ -118,7 +118,7 @@ class Bench:
             var.mkdir(exist_ok=True)
             self.env = {
                 **os.environ,
-                "SECRET_KEY": "bench",
+                "SECRET_KEY": "bench-only-secret-key-" + "0123456789abcdef" * 3,
                 "DEBUG": "0",
                 "DJANGO_SETTINGS_MODULE": "schedsite.settings",
                 "DATABASE_URL": self.db_url,

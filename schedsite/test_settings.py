@@ -55,7 +55,7 @@ def _private_redis() -> str:
     raise RuntimeError("the private redis-server for the tests did not start")
 
 
-os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "0123456789abcdef" * 3)
 os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL") or _private_redis()
 
 from .settings import *  # noqa: E402,F403

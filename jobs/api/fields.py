@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobs.durations import format_duration, parse_duration
@@ -18,6 +19,7 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"oneOf": [{"type": "string", "example": "1h30m"}, {"type": "number"}]})
 class DurationSecondsField(serializers.Field):
     """A duration given as "30s", "1h30m", "PT90S" or a number of seconds; stored as seconds."""
 

@@ -47,7 +47,7 @@ if not (VENV_BIN / "python").exists():  # e.g. a CI that installed into the runn
 
 # Env for every product process, on top of the parent's environment.
 PRODUCT_ENV = {
-    "SECRET_KEY": "e2e",
+    "SECRET_KEY": "e2e-only-secret-key-" + "0123456789abcdef" * 3,
     "DEBUG": "0",
     "DISPATCH_INTERVAL": "0.1",
     "REAP_INTERVAL": "1",
