@@ -220,6 +220,9 @@ SCHED = {
     "OUTPUT_LIMIT": env_int("OUTPUT_LIMIT", 64 * 1024),  # bytes kept of stdout, of stderr
     "SCRIPT_MAX_BYTES": env_int("SCRIPT_MAX_BYTES", 8 * 1024 * 1024),  # decoded upload size
     "KILL_GRACE": env_float("KILL_GRACE", 2.0),  # seconds between SIGTERM and SIGKILL
+    # The user command and script runs get where the worker is root (a task's run_as
+    # wins); "worker" or empty: the worker's own user (see docs/security.md).
+    "RUN_CODE_AS": env_str("RUN_CODE_AS", "nobody"),
     "DOCKER_HOST": env_str("DOCKER_HOST"),  # empty: the SDK's default (DOCKER_HOST, socket)
     # Seconds between sweeps for containers of runs that no longer run (a dead worker's).
     "DOCKER_JANITOR_INTERVAL": env_float("DOCKER_JANITOR_INTERVAL", 30.0),
