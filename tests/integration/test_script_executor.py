@@ -18,7 +18,7 @@ from django.core.files.storage import default_storage
 from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
 
-from .helpers import run_prune_scripts
+from .helpers import code_user, run_prune_scripts
 
 pytestmark = [pytest.mark.django_db]
 
@@ -175,6 +175,14 @@ def test_a_timeout_kills_the_script_and_its_children_and_cleans_up(coder, broker
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not _alive(child)
+
+
+def test_a_script_runs_as_the_code_user_and_may_write_its_directory(coder, broker):
+    script = "#!/bin/sh\nid -u\ntouch made-here && echo wrote\nstat -c '%u' .\n"
+    run = run_once(coder, {"content": b64(script)}).runs.get()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    uid = str(code_user().pw_uid)
+    assert run.result["stdout"] == f"{uid}\nwrote\n{uid}\n"
 
 
 def test_the_run_directory_is_private(coder, broker):

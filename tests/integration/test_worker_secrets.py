@@ -44,18 +44,19 @@ head -c 200 /proc/$PPID/maps
 echo probe-done
 """
 
-# The worker: Django set up with the real settings, non-dumpable as the worker's start-up
-# makes it (unless told not to), one command run by the real executor, its outcome as JSON.
+# The worker: Django set up with the real settings, the worker's start-up hook run (unless
+# told not to), one command run by the real executor, its outcome as JSON.
 WORKER = """
 import json, sys, uuid
 from datetime import UTC, datetime
 import django
 django.setup()
+from celery.signals import worker_process_init
 from executors.base import RunContext
 from executors.registry import get_executor
-from schedsite import dumpable
-if sys.argv[1] == "guarded":
-    dumpable.make_non_dumpable()
+import schedsite.celery
+if sys.argv[1] == "guarded":  # what the worker's start-up signals run
+    worker_process_init.send(sender=None)
 ids = dict(job_id=str(uuid.uuid4()), run_id=str(uuid.uuid4()), idempotency_key=str(uuid.uuid4()))
 context = RunContext(
     attempt=1, task={"type": "command", "command": sys.argv[2], "shell": True, "env": {}},
