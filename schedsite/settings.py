@@ -73,7 +73,8 @@ DATABASE_URL = env_str("DATABASE_URL") or _default_sqlite
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(parents=True, exist_ok=True)  # clone, run, it works
+    # clone, run, it works; the database file is 0644, its directory is the worker's only.
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     _db["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
