@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from executors.process import Account, _reach_directory
+from executors.process import Account, _reach_directory, resolve_account
 from jobs.models import RunStatus
 
 from .helpers import code_user
@@ -183,6 +183,12 @@ def test_run_code_as_worker_keeps_the_workers_user(coder, broker, settings, valu
     run = the_run(coder, {"command": "id -u"})
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.result["stdout"] == f"{os.geteuid()}\n"
+
+
+def test_a_worker_that_is_not_root_runs_code_as_itself_whatever_run_code_as_says(monkeypatch):
+    monkeypatch.setattr("executors.process.os.geteuid", lambda: 54321)
+    account = resolve_account(None)  # RUN_CODE_AS: nobody, the default
+    assert (account.uid, account.switch) == (54321, False)
 
 
 def test_run_code_as_an_unknown_user_fails_the_run_saying_so(coder, broker, settings):
