@@ -8,7 +8,10 @@ main process exits, processes it left behind in its group are ended the same way
 process meant to outlive its run must start its own session (setsid).
 
 The child gets a minimal environment, never the worker's: PATH, HOME, LANG, USER,
-LOGNAME and the run's SCHED_* ids, then the task's `env` on top.
+LOGNAME and the run's SCHED_* ids, then the task's `env` on top. Where the worker is root
+it runs as the unprivileged RUN_CODE_AS user unless the task's run_as says otherwise
+(resolve_account), with that user's groups, and no descriptor of the worker's but its
+pipes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pwd
 import re
 import select
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -160,7 +164,7 @@ def process_permission_denied(task: dict[str, Any], user) -> str | None:
 
 @dataclass(frozen=True)
 class Account:
-    """Who the process runs as: the worker's own user, or run_as."""
+    """Who the process runs as: the worker's own user, run_as, or RUN_CODE_AS."""
 
     name: str
     uid: int
@@ -175,24 +179,49 @@ class Account:
         return {"user": self.uid, "group": self.gid, "extra_groups": list(self.groups)}
 
 
+# RUN_CODE_AS set to this (or empty) runs code as the worker's own user.
+WORKER_USER = "worker"
+
+
 def resolve_account(run_as: str | None) -> Account:
-    """The account a run uses; ProcessError when run_as cannot be honored here."""
+    """The account a run uses; ProcessError when it cannot be honored here.
+
+    The task's run_as (superusers only) wins. Otherwise, where the worker is root, runs
+    go to the unprivileged RUN_CODE_AS user (default nobody): as root they could read
+    every file and process of the host, the worker's secrets included. A worker that is
+    not root cannot switch users: runs keep its user, and its non-dumpable flag
+    (schedsite/dumpable.py) keeps its environment and memory from them.
+    """
+    if run_as:
+        return _switch_to(run_as, "run_as")
+    default = settings.SCHED["RUN_CODE_AS"]
+    if default in ("", WORKER_USER) or os.geteuid() != 0:
+        return _own_account()
+    return _switch_to(default, "RUN_CODE_AS")
+
+
+def _own_account() -> Account:
     euid = os.geteuid()
-    if not run_as:
-        try:
-            entry = pwd.getpwuid(euid)
-        except KeyError:  # an arbitrary uid without a passwd entry (containers)
-            return Account(name=str(euid), uid=euid, gid=os.getegid(), home="/")
-        return Account(name=entry.pw_name, uid=euid, gid=os.getegid(), home=entry.pw_dir)
     try:
-        entry = pwd.getpwnam(run_as)
+        entry = pwd.getpwuid(euid)
+    except KeyError:  # an arbitrary uid without a passwd entry (containers)
+        return Account(name=str(euid), uid=euid, gid=os.getegid(), home="/")
+    return Account(name=entry.pw_name, uid=euid, gid=os.getegid(), home=entry.pw_dir)
+
+
+def _switch_to(name: str, source: str) -> Account:
+    """The account of user `name` (from `source`: run_as or RUN_CODE_AS), with its own
+    primary and supplementary groups: the worker's groups are never kept."""
+    euid = os.geteuid()
+    try:
+        entry = pwd.getpwnam(name)
     except KeyError:
-        raise ProcessError(f"run_as: there is no user {run_as!r} on this worker host.") from None
+        raise ProcessError(f"{source}: there is no user {name!r} on this worker host.") from None
     if entry.pw_uid == euid:  # already that user: nothing to switch
         return Account(name=entry.pw_name, uid=euid, gid=os.getegid(), home=entry.pw_dir)
     if euid != 0:
         raise ProcessError(
-            f"run_as: cannot switch to user {run_as!r}: the worker runs as uid {euid}, not root."
+            f"{source}: cannot switch to user {name!r}: the worker runs as uid {euid}, not root."
         )
     return Account(
         name=entry.pw_name,
@@ -201,6 +230,26 @@ def resolve_account(run_as: str | None) -> Account:
         home=entry.pw_dir,
         groups=tuple(os.getgrouplist(entry.pw_name, entry.pw_gid)),
         switch=True,
+    )
+
+
+def describe_code_account() -> tuple[str, bool]:
+    """What the worker's start-up log says about the user runs get without run_as, and
+    whether that is a warning (they run as a non-root worker's own user)."""
+    try:
+        account = resolve_account(None)
+    except ProcessError as exc:
+        return f"command and script runs cannot start: {exc}", True
+    if account.switch:
+        return f"command and script runs run as {account.name} (uid {account.uid})", False
+    if account.uid == 0:
+        return "command and script runs run as root (RUN_CODE_AS is set to the worker's user)", True
+    return (
+        f"command and script runs run as the worker's own user {account.name} "
+        f"(uid {account.uid}), which cannot switch users: they cannot read the worker's "
+        "environment or memory, but can read that user's files and its other processes "
+        "(see docs/security.md)",
+        True,
     )
 
 
@@ -296,7 +345,7 @@ def run_process(
     """Start argv in its own session, capture its output, enforce timeout and stop."""
     started = time.monotonic()
     try:
-        proc = _popen(argv, env=env, cwd=cwd, account=account)
+        proc = _start(argv, env=env, cwd=cwd, account=account)
     except OSError as exc:
         return not_started(_start_error(argv[0], cwd, env, account, exc), _ms_since(started))
     limit = settings.SCHED["OUTPUT_LIMIT"]
@@ -371,6 +420,85 @@ def run_process(
     return Outcome(RunStatus.FAILED, result, message)
 
 
+def _start(argv: list[str], *, env, cwd: str, account: Account) -> subprocess.Popen:
+    """Popen, entering cwd only as far as the account itself may.
+
+    subprocess changes directory before it switches users, that is as root: a run could
+    start inside a directory its user may not reach (below a 0700 parent). So where the
+    user is switched, the directory is first reached here one component at a time,
+    checking that the account may search each, and the child enters the very directory
+    that was checked (/proc/self/fd/N), whatever is renamed meanwhile.
+    """
+    if not account.switch or not os.path.isdir("/proc/self/fd"):
+        return _popen(argv, env=env, cwd=cwd, account=account)
+    fd = _reach_directory(cwd, account)
+    via = f"/proc/self/fd/{fd}"
+    try:
+        return _popen(argv, env=env, cwd=via, account=account)
+    except OSError as exc:
+        if exc.filename == via:
+            exc.filename = cwd
+        raise
+    finally:
+        os.close(fd)
+
+
+MAX_SYMLINKS = 40  # as Linux's path lookup
+
+
+def _reach_directory(path: str, account: Account) -> int:
+    """An O_PATH descriptor of directory `path`, each directory on the way (the last
+    included) searchable by `account` by its mode bits; OSError naming `path` if not.
+
+    Symlinks are followed like the kernel does, their targets walked the same way. ACLs
+    are not read: a directory that only an ACL opens to the account is refused.
+    """
+    flags = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    pending = [part for part in path.split("/") if part not in ("", ".")]
+    current = os.open("/", flags)
+    hops = 0
+    try:
+        while True:
+            if not _may_search(os.fstat(current), account):
+                raise OSError(errno.EACCES, os.strerror(errno.EACCES), path)
+            if not pending:
+                return current
+            part = pending.pop(0)
+            try:
+                following = os.open(part, flags, dir_fd=current)
+            except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise OSError(exc.errno, exc.strerror, path) from None
+                try:  # a symlink (else: not a directory)
+                    target = os.readlink(part, dir_fd=current)
+                except OSError:
+                    raise OSError(exc.errno, exc.strerror, path) from None
+                hops += 1
+                if hops > MAX_SYMLINKS:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path) from None
+                pending[:0] = [p for p in target.split("/") if p not in ("", ".")]
+                if target.startswith("/"):
+                    os.close(current)
+                    current = os.open("/", flags)
+                continue
+            os.close(current)
+            current = following
+    except BaseException:
+        os.close(current)
+        raise
+
+
+def _may_search(st: os.stat_result, account: Account) -> bool:
+    """May `account` search (x) a directory with this owner, group and mode?"""
+    if account.uid == 0:
+        return True
+    if st.st_uid == account.uid:
+        return bool(st.st_mode & stat.S_IXUSR)
+    if st.st_gid == account.gid or st.st_gid in account.groups:
+        return bool(st.st_mode & stat.S_IXGRP)
+    return bool(st.st_mode & stat.S_IXOTH)
+
+
 def _popen(argv: list[str], *, env, cwd, account: Account) -> subprocess.Popen:
     # ETXTBSY: a file just written (a script) can be briefly held open for writing by a
     # child another worker thread forked meanwhile; it clears within moments.
@@ -400,7 +528,8 @@ def _start_error(program: str, cwd: str, env, account: Account, exc: OSError) ->
         if exc.errno == errno.ENOENT:
             return f"Cannot start {program!r}: the working directory {cwd!r} does not exist."
         return (
-            f"Cannot start {program!r}: cannot enter the working directory {cwd!r}: {exc.strerror}."
+            f"Cannot start {program!r}: cannot enter the working directory {cwd!r} "
+            f"as {account.name}: {exc.strerror}."
         )
     if exc.errno == errno.ENOENT:
         if "/" in program:

@@ -1,13 +1,24 @@
 """The Celery app: `celery -A schedsite worker|beat`."""
 
+import logging
 import os
 
 import redis
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_init, worker_ready
+from celery.signals import (
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+    worker_ready,
+)
 from kombu.transport import redis as kombu_redis
 
+from . import dumpable
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schedsite.settings")
+
+log = logging.getLogger(__name__)
 
 app = Celery("schedsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -22,6 +33,18 @@ def _close_old_connections(**kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_init.connect
+@worker_process_init.connect  # a prefork child: inherited by fork, set again all the same
+def _keep_secrets_from_runs(**kwargs) -> None:
+    """The worker's environment (SECRET_KEY, DATABASE_URL) and memory are not readable by
+    the command and script runs it starts, even as its own user: see schedsite/dumpable.py."""
+    if not dumpable.make_non_dumpable():
+        log.warning(
+            "this platform has no non-dumpable flag: command and script runs of the worker's "
+            "own user may read its environment"
+        )
 
 
 @worker_init.connect
@@ -50,6 +73,20 @@ def _start_container_janitor(sender=None, **kwargs) -> None:
         from executors import docker_janitor
 
         docker_janitor.start()
+
+
+@worker_ready.connect
+def _say_who_runs_code(sender=None, **kwargs) -> None:
+    """A worker that runs commands and scripts logs the user they run as."""
+    try:
+        queues = {queue.name for queue in sender.task_consumer.queues}
+    except AttributeError:
+        return
+    if queues & {"command", "script"}:
+        from executors import process
+
+        message, is_warning = process.describe_code_account()
+        log.log(logging.WARNING if is_warning else logging.INFO, message)
 
 
 class RedisChannel(kombu_redis.Channel):

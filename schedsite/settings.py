@@ -93,7 +93,8 @@ DATABASE_URL = env_str("DATABASE_URL") or _default_sqlite
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(parents=True, exist_ok=True)  # clone, run, it works
+    # clone, run, it works; the database file is 0644, its directory is the worker's only.
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     _db["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
@@ -244,6 +245,9 @@ SCHED = {
     "OUTPUT_LIMIT": env_int("OUTPUT_LIMIT", 64 * 1024),  # bytes kept of stdout, of stderr
     "SCRIPT_MAX_BYTES": env_int("SCRIPT_MAX_BYTES", 8 * 1024 * 1024),  # decoded upload size
     "KILL_GRACE": env_float("KILL_GRACE", 2.0),  # seconds between SIGTERM and SIGKILL
+    # The user command and script runs get where the worker is root (a task's run_as
+    # wins); "worker" or empty: the worker's own user (see docs/security.md).
+    "RUN_CODE_AS": env_str("RUN_CODE_AS", "nobody"),
     "DOCKER_HOST": env_str("DOCKER_HOST"),  # empty: the SDK's default (DOCKER_HOST, socket)
     # Seconds between sweeps for containers of runs that no longer run (a dead worker's).
     "DOCKER_JANITOR_INTERVAL": env_float("DOCKER_JANITOR_INTERVAL", 30.0),

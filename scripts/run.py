@@ -1,6 +1,6 @@
 """`make run`: everything on one machine with the embedded defaults.
 
-Makes var/, a secret key, applies migrations, starts a private redis-server when
+Makes var/ (0700), a secret key, applies migrations, starts a private redis-server when
 nothing answers at REDIS_URL, creates an admin user and an API token on first
 run, prints how to log in, then starts web, worker and beat with honcho.
 """
@@ -23,11 +23,19 @@ VAR = ROOT / "var"
 BIN = Path(sys.executable).parent
 
 
+def make_var() -> None:
+    """var/ holds the secret key, the SQLite database, the stored scripts and Redis's
+    files: readable by this user only (0700), so code jobs of another user cannot."""
+    VAR.mkdir(mode=0o700, exist_ok=True)
+    VAR.chmod(0o700)
+
+
 def secret_key() -> str:
     path = VAR / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as key:
+            key.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -118,7 +126,7 @@ def ensure_admin() -> tuple[str, str | None, str]:
 
 
 def main() -> None:
-    VAR.mkdir(exist_ok=True)
+    make_var()
     os.environ.setdefault("SECRET_KEY", secret_key())
     os.environ.setdefault("DEBUG", "0")
     redis_url = os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -117,6 +117,34 @@ def test_a_superuser_may_run_as_another_user(dave, carol):
     assert _only_run(dave, job["id"])["result"]["stdout"] == "nobody\n"
 
 
+# Every environ a run can reach: its ancestors' (the worker's first), then every process's.
+PROBE = r"""
+id -u
+p=$PPID
+while [ "$p" -gt 1 ]; do
+    cat /proc/$p/environ
+    p=$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f2)
+done
+cat /proc/[0-9]*/environ
+echo probe-done
+"""
+
+
+def test_a_command_cannot_read_the_workers_secrets(carol):
+    # The worker's environment holds SECRET_KEY and DATABASE_URL (harness.PRODUCT_ENV).
+    job = carol.create_job(
+        {"task": {"type": "command", "command": PROBE, "shell": True}, "schedule": "now"}
+    )
+    carol.wait_job(job["id"], ("succeeded", "failed"))
+    run = _only_run(carol, job["id"])
+    out = run["result"]["stdout"] + run["result"]["stderr"]
+    assert "SECRET_KEY=" not in out
+    assert "DATABASE_URL=" not in out
+    assert "probe-done" in out
+    if os.geteuid() == 0:  # a root worker runs code as RUN_CODE_AS, nobody by default
+        assert run["result"]["stdout"].splitlines()[0] == str(pwd.getpwnam("nobody").pw_uid)
+
+
 def test_a_user_without_the_permission_gets_403(alice):
     script = base64.b64encode(b"#!/bin/sh\necho hi\n").decode()
     for task in (

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 from typing import Any
 
 TARGET = "http://127.0.0.1:9/hook"  # never contacted: these tests stop before the worker
+
+
+def code_user() -> pwd.struct_passwd:
+    """Who command and script runs run as by default here: `nobody` (RUN_CODE_AS's
+    default) when the tests, which play the worker, run as root; else their own user."""
+    if os.geteuid() == 0:
+        return pwd.getpwnam("nobody")
+    return pwd.getpwuid(os.geteuid())
 
 
 def http_job(schedule: Any = "in 1h", **extra: Any) -> dict[str, Any]:

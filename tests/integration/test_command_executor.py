@@ -6,10 +6,12 @@ import os
 import pwd
 import shutil
 import signal
+import tempfile
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -19,12 +21,23 @@ from executors.registry import get_executor
 from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
 
+from .helpers import code_user
+
 pytestmark = [pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)
 def _short_grace(settings):
     settings.SCHED = {**settings.SCHED, "KILL_GRACE": 0.5}
+
+
+@pytest.fixture
+def run_dir():
+    """A directory the run's user may enter and write (tmp_path sits below a 0700 one)."""
+    path = tempfile.mkdtemp(prefix="sched-test-")
+    os.chmod(path, 0o777)
+    yield Path(path)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def run_once(client, task: dict, **extra) -> Job:
@@ -111,17 +124,17 @@ def test_a_process_killed_by_a_signal_fails_naming_it(coder, broker):
 # -- environment and working directory
 
 
-def test_env_and_cwd(coder, broker, tmp_path):
+def test_env_and_cwd(coder, broker, run_dir):
     run = the_run(
         coder,
         {
             "command": ["sh", "-c", 'echo "$FOO|$EMPTY|"; pwd'],
             "env": {"FOO": "b ar", "EMPTY": ""},
-            "cwd": str(tmp_path),
+            "cwd": str(run_dir),
         },
     )
     assert run.status == RunStatus.SUCCEEDED
-    assert run.result["stdout"] == f"b ar||\n{tmp_path}\n"
+    assert run.result["stdout"] == f"b ar||\n{run_dir}\n"
 
 
 def test_the_workers_environment_is_not_passed_on(coder, broker, monkeypatch):
@@ -135,7 +148,7 @@ def test_the_workers_environment_is_not_passed_on(coder, broker, monkeypatch):
     assert "DATABASE_URL" not in env
     assert "LEAKY_TOKEN" not in env
     assert "worker-secret" not in run.result["stdout"]
-    me = pwd.getpwuid(os.geteuid())
+    me = code_user()
     assert env == {
         "PATH": SAFE_PATH,
         "HOME": me.pw_dir,
@@ -150,17 +163,17 @@ def test_the_workers_environment_is_not_passed_on(coder, broker, monkeypatch):
     }
 
 
-def test_the_task_env_may_set_path(coder, broker, tmp_path):
-    tool = tmp_path / "mytool"
+def test_the_task_env_may_set_path(coder, broker, run_dir):
+    tool = run_dir / "mytool"
     tool.write_text("#!/bin/sh\necho mine\n")
     tool.chmod(0o755)
-    run = the_run(coder, {"command": "mytool", "env": {"PATH": f"{tmp_path}:/usr/bin:/bin"}})
+    run = the_run(coder, {"command": "mytool", "env": {"PATH": f"{run_dir}:/usr/bin:/bin"}})
     assert run.result["stdout"] == "mine\n"
 
 
 def test_the_default_cwd_is_the_home_directory(coder, broker):
     run = the_run(coder, {"command": "pwd"})
-    home = pwd.getpwuid(os.geteuid()).pw_dir
+    home = code_user().pw_dir
     assert run.result["stdout"] == f"{home if os.path.isdir(home) else '/'}\n"
 
 
@@ -180,8 +193,8 @@ def test_a_missing_path_fails_clearly(coder, broker):
     assert run.error == "Cannot start '/no/such/program': no such file."
 
 
-def test_a_file_that_is_not_executable_fails_clearly(coder, broker, tmp_path):
-    path = tmp_path / "data.txt"
+def test_a_file_that_is_not_executable_fails_clearly(coder, broker, run_dir):
+    path = run_dir / "data.txt"
     path.write_text("hello\n")
     run = the_run(coder, {"command": [str(path)]})
     assert run.status == RunStatus.FAILED
@@ -197,8 +210,8 @@ def test_a_missing_working_directory_fails_clearly(coder, broker):
 # -- timeouts, leftovers, stop
 
 
-def test_a_timeout_kills_the_process_group_children_too(coder, broker, tmp_path):
-    pidfile = tmp_path / "child.pid"
+def test_a_timeout_kills_the_process_group_children_too(coder, broker, run_dir):
+    pidfile = run_dir / "child.pid"
     started = time.monotonic()
     job = run_once(
         coder,
@@ -218,8 +231,8 @@ def test_a_timeout_kills_the_process_group_children_too(coder, broker, tmp_path)
     assert elapsed < 4, elapsed
 
 
-def test_a_process_ignoring_sigterm_is_killed_after_the_grace(coder, broker, tmp_path):
-    pidfile = tmp_path / "child.pid"
+def test_a_process_ignoring_sigterm_is_killed_after_the_grace(coder, broker, run_dir):
+    pidfile = run_dir / "child.pid"
     started = time.monotonic()
     run = the_run(
         coder,
@@ -262,8 +275,8 @@ def test_a_process_that_left_the_group_does_not_hold_the_run(coder, broker):
         os.kill(pid, signal.SIGKILL)
 
 
-def test_a_stop_request_ends_the_group_as_canceled(tmp_path, settings):
-    pidfile = tmp_path / "child.pid"
+def test_a_stop_request_ends_the_group_as_canceled(run_dir, settings):
+    pidfile = run_dir / "child.pid"
     task = {
         "type": "command",
         "command": ["sh", "-c", f"sleep 30 & echo $! > {pidfile}; wait"],

@@ -129,6 +129,15 @@ def test_env_reaches_the_container_with_the_run_ids(engine, coder, broker):
     assert run.result["stdout"] == f"hello, world||{run.id}|1\n"
 
 
+def test_the_workers_environment_does_not_reach_the_container(engine, coder, broker, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "worker-secret-marker")
+    monkeypatch.setenv("DATABASE_URL", "postgres://sched:worker-secret-marker@db/sched")
+    run = the_run(engine, coder, {"command": ["sh", "-c", "env; cat /proc/1/environ"]})
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert "SCHED_RUN_ID=" in run.result["stdout"]
+    assert "worker-secret-marker" not in run.result["stdout"] + run.result["stderr"]
+
+
 def test_no_network_by_default_and_the_limits_apply(engine, coder, broker):
     script = (
         "ip -o link | cut -d: -f2; "

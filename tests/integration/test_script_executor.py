@@ -18,7 +18,7 @@ from django.core.files.storage import default_storage
 from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
 
-from .helpers import run_prune_scripts
+from .helpers import code_user, run_prune_scripts
 
 pytestmark = [pytest.mark.django_db]
 
@@ -39,6 +39,15 @@ def media(settings, tmp_path) -> Path:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.SCHED = {**settings.SCHED, "KILL_GRACE": 0.5}
     return tmp_path / "media"
+
+
+@pytest.fixture
+def run_dir():
+    """A directory the run's user may enter and write (tmp_path sits below a 0700 one)."""
+    path = tempfile.mkdtemp(prefix="sched-test-")
+    os.chmod(path, 0o777)
+    yield Path(path)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -143,18 +152,18 @@ def test_a_script_without_a_shebang_fails_clearly(coder, broker):
     assert "#!" in run.error
 
 
-def test_env_cwd_and_no_leak(coder, broker, tmp_path, monkeypatch):
+def test_env_cwd_and_no_leak(coder, broker, run_dir, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "worker-secret")
     script = '#!/bin/sh\necho "$GREETING"\npwd\nenv | grep -c SECRET_KEY || true\n'
     run = run_once(
-        coder, {"content": b64(script), "env": {"GREETING": "hi"}, "cwd": str(tmp_path)}
+        coder, {"content": b64(script), "env": {"GREETING": "hi"}, "cwd": str(run_dir)}
     ).runs.get()
     assert run.status == RunStatus.SUCCEEDED, run.error
-    assert run.result["stdout"] == f"hi\n{tmp_path}\n0\n"
+    assert run.result["stdout"] == f"hi\n{run_dir}\n0\n"
 
 
-def test_a_timeout_kills_the_script_and_its_children_and_cleans_up(coder, broker, tmp_path):
-    pidfile = tmp_path / "child.pid"
+def test_a_timeout_kills_the_script_and_its_children_and_cleans_up(coder, broker, run_dir):
+    pidfile = run_dir / "child.pid"
     script = f"#!/bin/sh\npwd\nsleep 30 &\necho $! > {pidfile}\nwait\n"
     started = time.monotonic()
     run = run_once(coder, {"content": b64(script), "timeout": "0.4s"}).runs.get()
@@ -166,6 +175,14 @@ def test_a_timeout_kills_the_script_and_its_children_and_cleans_up(coder, broker
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not _alive(child)
+
+
+def test_a_script_runs_as_the_code_user_and_may_write_its_directory(coder, broker):
+    script = "#!/bin/sh\nid -u\ntouch made-here && echo wrote\nstat -c '%u' .\n"
+    run = run_once(coder, {"content": b64(script)}).runs.get()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    uid = str(code_user().pw_uid)
+    assert run.result["stdout"] == f"{uid}\nwrote\n{uid}\n"
 
 
 def test_the_run_directory_is_private(coder, broker):
@@ -212,8 +229,8 @@ def test_a_changed_task_stores_the_new_content(coder, broker):
         assert stored.read() == b"#!/bin/sh\necho two\n"
 
 
-def test_a_tampered_stored_script_is_not_run(coder, broker, media, tmp_path):
-    marker = tmp_path / "ran"
+def test_a_tampered_stored_script_is_not_run(coder, broker, media, run_dir):
+    marker = run_dir / "ran"
     response = create(coder, {"content": b64("#!/bin/sh\necho fine\n")})
     job = Job.objects.get(id=response.json()["id"])
     (media / job.task["content_path"]).write_text(f"#!/bin/sh\ntouch {marker}\n")
