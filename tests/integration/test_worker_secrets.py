@@ -69,7 +69,7 @@ print(json.dumps({"status": outcome.status, "error": outcome.error, **outcome.re
 
 def run_worker(*, guarded: bool, run_code_as: str, no_capabilities: bool = False) -> tuple:
     """Start a worker process with a marker secret; (marker, its run's outcome)."""
-    marker = f"marker-{uuid.uuid4().hex}"
+    marker = f"marker-{uuid.uuid4().hex}-{uuid.uuid4().hex}"  # a SECRET_KEY of 50+ characters
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DJANGO_SETTINGS_MODULE": "schedsite.settings",
@@ -140,7 +140,7 @@ def test_a_process_of_an_ordinary_user_made_non_dumpable_hides_its_environ_from_
             "print(probe.stdout)\n"
             "print(probe.stderr, file=sys.stderr)\n"
         )
-        marker = f"marker-{uuid.uuid4().hex}"
+        marker = f"marker-{uuid.uuid4().hex}-{uuid.uuid4().hex}"  # a SECRET_KEY of 50+ characters
         done = subprocess.run(
             [python, "-c", script],
             env={"PATH": "/usr/bin:/bin", "SECRET_KEY": marker},
