@@ -41,6 +41,9 @@ from .process import (
 
 FILENAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}")
 DEFAULT_FILENAME = "script"
+# What exec runs: an interpreter line or an ELF binary. Anything else fails every run with
+# "exec format error", so it is refused when the job is created.
+EXECUTABLE_MAGIC = (b"#!", b"\x7fELF")
 STORAGE_PREFIX = "scripts"
 CHUNK = 1024 * 1024
 
@@ -87,7 +90,11 @@ class ScriptTaskSerializer(ProcessTaskSerializer):
     )
 
     def validate_content(self, value: str) -> str:
-        decode_content(value)
+        if not decode_content(value).startswith(EXECUTABLE_MAGIC):
+            raise serializers.ValidationError(
+                "Not something the worker can run: a script starts with '#!' and its "
+                "interpreter (e.g. #!/bin/sh), a binary is an ELF executable."
+            )
         return value
 
     def validate_filename(self, value: str) -> str:

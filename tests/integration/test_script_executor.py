@@ -145,11 +145,20 @@ def test_a_script_failing_is_failed_with_its_code(coder, broker):
     assert run.error == "Exited with code 4: bad"
 
 
-def test_a_script_without_a_shebang_fails_clearly(coder, broker):
-    run = run_once(coder, {"content": b64("echo hi\n"), "filename": "plain.sh"}).runs.get()
-    assert run.status == RunStatus.FAILED
-    assert "exec format error" in run.error
-    assert "#!" in run.error
+@pytest.mark.parametrize("content", [b"echo hi\n", b"\x00\x01binary", b"MZ\x90\x00"])
+def test_a_script_neither_interpreted_nor_an_elf_binary_is_refused_at_creation(
+    coder, broker, media, content
+):
+    response = create(coder, {"content": b64(content), "filename": "plain.sh"})
+    assert response.status_code == 400
+    assert "#!" in response.json()["task"]["content"][0]
+    assert not Job.objects.exists()
+    assert stored_files(media) == []
+
+
+def test_an_elf_binary_is_accepted(coder, broker, media):
+    with open("/bin/true", "rb") as binary:
+        assert create(coder, {"content": b64(binary.read())}).status_code == 201
 
 
 def test_env_cwd_and_no_leak(coder, broker, run_dir, monkeypatch):
@@ -292,8 +301,8 @@ def test_bad_tasks_are_refused_naming_the_field(coder, broker, media, task, fiel
 
 def test_a_script_over_the_size_limit_is_refused(coder, broker, media, settings):
     settings.SCHED = {**settings.SCHED, "SCRIPT_MAX_BYTES": 100}
-    assert create(coder, {"content": b64("x" * 100)}).status_code == 201
-    response = create(coder, {"content": b64("x" * 101)})
+    assert create(coder, {"content": b64("#!" + "x" * 98)}).status_code == 201
+    response = create(coder, {"content": b64("#!" + "x" * 99)})
     assert response.status_code == 400
     assert response.json()["task"]["content"] == [
         "The script is 101 bytes; the limit is 100 bytes."
