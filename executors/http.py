@@ -85,7 +85,7 @@ class HttpTaskSerializer(StrictSerializer):
                 )
             if lower == "host" and not settings.SCHED["HTTP_ALLOW_HOST_HEADER"]:
                 raise serializers.ValidationError(
-                    "Header 'Host' may not be set: the host is the URI's "
+                    f"Header {name!r} may not be set: the host is the URI's "
                     "(HTTP_ALLOW_HOST_HEADER allows it)."
                 )
             if "\r" in header or "\n" in header:
