@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 
@@ -55,6 +56,10 @@ _V4_IN_V6 = (  # (prefix >> 32) of the /96 prefixes that carry an IPv4 address
     0xFFFF0000,  # ::ffff:0:0:0/96, IPv4-translated
     0x0064FF9B << 64,  # 64:ff9b::/96, NAT64
 )
+
+
+# The characters of an IPv4 address in the forms inet_aton reads (octal, hex, short).
+_NUMERIC = re.compile(r"[0-9a-fA-FxX.]+")
 
 
 @dataclass(frozen=True)
@@ -162,7 +167,7 @@ def literal_address(host: str) -> str | None:
             return str(ipaddress.IPv6Address(host.split("%", 1)[0]))
         except ValueError:
             return None
-    if not host or not all(c.isascii() and (c.isalnum() or c == ".") for c in host):
+    if not _NUMERIC.fullmatch(host):
         return None
     try:
         return socket.inet_ntoa(socket.inet_aton(host))  # the BSD forms libc accepts

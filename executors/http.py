@@ -204,11 +204,20 @@ def egress_policy(context: RunContext) -> egress.Policy | None:
     return None if context.egress_unrestricted else _restricted_policy()
 
 
+_policy_of: tuple[object, egress.Policy | None] = (None, None)  # (settings.SCHED, its policy)
+
+
 def _restricted_policy() -> egress.Policy:
+    """The policy of the settings, looked up again only when settings.SCHED is replaced."""
+    global _policy_of
     sched = settings.SCHED
-    return egress.policy(
-        tuple(sched["EGRESS_ALLOW"]), tuple(sched["EGRESS_DENY"]), sched["EGRESS_DENY_PRIVATE"]
-    )
+    known, policy = _policy_of
+    if known is not sched or policy is None:
+        policy = egress.policy(
+            tuple(sched["EGRESS_ALLOW"]), tuple(sched["EGRESS_DENY"]), sched["EGRESS_DENY_PRIVATE"]
+        )
+        _policy_of = (sched, policy)
+    return policy
 
 
 def _ms_since(started: float) -> int:
