@@ -118,6 +118,7 @@ class _Handle:
         self.policy = policy  # None: any address
         self.refusals: list[str] = []  # the policy's, during the request under way
         self.given: list[socket.socket] = []  # made for libcurl, which took duplicates
+        self.connected = 0  # addresses the policy let libcurl connect to, this request
         self.lock = threading.Lock()
         self.sockets: set[int] = set()
         self.stopped = False
@@ -147,6 +148,7 @@ class _Handle:
             return pycurl.SOCKET_BAD
         sock = socket.socket(address.family, address.socktype, address.protocol)
         self.given.append(sock)
+        self.connected += 1
         return sock
 
     def close(self, fd: int) -> int:
@@ -163,6 +165,7 @@ class _Handle:
             self.request = self.sent
             self.stopped = False
             self.refusals = []
+            self.connected = 0
             return self.request
 
     def end(self) -> None:
@@ -319,7 +322,11 @@ class Client:
                     curl.perform()
                 except pycurl.error as exc:
                     if handle.refusals and exc.args[0] == pycurl.E_COULDNT_CONNECT:
-                        raise EgressRefused("; ".join(dict.fromkeys(handle.refusals))) from None
+                        refused = "; ".join(dict.fromkeys(handle.refusals))
+                        if not handle.connected:
+                            raise EgressRefused(refused) from None
+                        error = _error(exc, url)  # the allowed addresses failed on their own
+                        raise RequestError(f"{error.reason}; {refused}") from None
                     if not (exc.args[0] == pycurl.E_WRITE_ERROR and exchange.truncated):
                         raise _error(exc, url) from None
         finally:

@@ -313,3 +313,15 @@ def test_nothing_listens_where_a_refused_run_would_have_connected(root, alice, b
         port = sock.getsockname()[1]
     ran = run(owned_by(create(root, f"http://127.0.0.1:{port}/x"), alice))
     assert ran.error == f"Request to http://127.0.0.1:{port}/x failed: {LOOPBACK}"
+
+
+def test_when_the_allowed_address_of_a_name_fails_the_error_says_both(api, broker, settings):
+    """`localhost`: ::1 refused by the policy, 127.0.0.1 allowed but nothing listens."""
+    settings.SCHED = {**settings.SCHED, "EGRESS_ALLOW": ["127.0.0.1"]}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ran = run(create(api, f"http://localhost:{port}/x"))
+    assert ran.status == RunStatus.FAILED
+    assert f"connection error to localhost:{port}" in ran.error
+    assert "egress policy: ::1 is loopback (::1/128)" in ran.error
