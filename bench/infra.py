@@ -127,6 +127,9 @@ class Bench:
                 # The bench user's jobs fire every second or faster.
                 "MIN_INTERVAL": "0",
                 "PYTHONUNBUFFERED": "1",
+                # The bench user is an ordinary user and the target is on loopback: opened
+                # as an operator opens an internal host, so the policy's check is measured.
+                "EGRESS_ALLOW": "127.0.0.0/8",
                 "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             }
             self._exit.callback(self.stop_all)

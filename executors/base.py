@@ -56,6 +56,9 @@ class RunContext:
     payload: dict[str, Any]
     timeout: float | None  # seconds, None = no limit
     due_at: datetime
+    # The job's owner may connect anywhere (superuser or `jobs.unrestricted_egress`); else
+    # HTTP requests obey the egress policy (executors/egress.py).
+    egress_unrestricted: bool = False
     stop: Stop = field(default_factory=Stop, compare=False)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from typing import Any
@@ -15,6 +16,7 @@ from rest_framework import serializers
 from jobs.api.fields import AnyJSONField, DurationSecondsField, StrictSerializer
 from jobs.models import RunStatus
 
+from . import egress
 from .base import Executor, Outcome, RunContext
 from .expected_range import parse_expected_range
 from .http_client import Client, RequestError
@@ -22,6 +24,17 @@ from .http_client import Client, RequestError
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_RANGE = "200-299"
 USER_AGENT = "sched/1 (+job scheduler)"
+
+
+# A header name is an RFC 9110 token.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# A value is sent as latin-1 bytes: no control character but tab, nothing past U+00FF.
+_BAD_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+# Headers that frame the message or belong to one connection: the client sets them, and a
+# task's own could smuggle a second request past the target's front server.
+_FRAMING = frozenset(
+    ("content-length", "transfer-encoding", "connection", "te", "upgrade", "keep-alive", "trailer")
+)
 
 
 def _validate_uri(value: str) -> str:
@@ -59,12 +72,31 @@ class HttpTaskSerializer(StrictSerializer):
         return method
 
     def validate_headers(self, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not name or any(c in name for c in " :\r\n\t") or not name.isascii():
-                raise serializers.ValidationError(f"Invalid header name {name!r}.")
         for name, header in value.items():
+            if not _TOKEN.fullmatch(name):
+                raise serializers.ValidationError(
+                    f"Invalid header name {name!r}: letters, digits and !#$%&'*+-.^_`|~ only."
+                )
+            lower = name.lower()
+            if lower in _FRAMING or lower.startswith("proxy-"):
+                raise serializers.ValidationError(
+                    f"Header {name!r} may not be set: the client sets the framing and "
+                    "connection headers itself."
+                )
+            if lower == "host" and not settings.SCHED["HTTP_ALLOW_HOST_HEADER"]:
+                raise serializers.ValidationError(
+                    f"Header {name!r} may not be set: the host is the URI's "
+                    "(HTTP_ALLOW_HOST_HEADER allows it)."
+                )
             if "\r" in header or "\n" in header:
                 raise serializers.ValidationError(f"Header {name!r} holds a line break.")
+            bad = _BAD_VALUE.search(header)
+            if bad:
+                raise serializers.ValidationError(
+                    f"Header {name!r} holds U+{ord(bad.group()):04X}: a header value is "
+                    "latin-1 text without control characters (encode other text, e.g. "
+                    "percent-encoding)."
+                )
         return value
 
     def validate_expected_range(self, value: Any) -> str:
@@ -96,6 +128,20 @@ class HttpExecutor(Executor):
     queue = "http"
     serializer_class = HttpTaskSerializer
 
+    def permission_denied(self, task: dict[str, Any], user) -> str | None:
+        """A URI whose host is an address the egress policy denies `user` is refused at
+        once, as a 400 on `task.uri` (the field to change). Names are only checked when
+        a run connects: what they resolve to then is what counts."""
+        reason = super().permission_denied(task, user)
+        if reason or user.has_perm("jobs.unrestricted_egress"):
+            return reason
+        address = egress.literal_address(urlsplit(task["uri"]).hostname or "")
+        if address is not None:
+            refusal = _restricted_policy().refusal(address)
+            if refusal is not None:
+                raise serializers.ValidationError({"uri": [f"{refusal[0].upper()}{refusal[1:]}."]})
+        return None
+
     def run(self, context: RunContext) -> Outcome:
         """Send the request on this thread; a stop signal aborts it (its sockets are shut)."""
         task = context.task
@@ -120,6 +166,7 @@ class HttpExecutor(Executor):
                 timeout=timeout,
                 limit=settings.SCHED["HTTP_BODY_LIMIT"],
                 stop=context.stop,
+                policy=egress_policy(context),
             )
         except RequestError as exc:
             if context.stop.is_set():
@@ -150,6 +197,27 @@ class HttpExecutor(Executor):
             result,
             f"Status {response.status} is outside the expected range {expected}.",
         )
+
+
+def egress_policy(context: RunContext) -> egress.Policy | None:
+    """The egress policy of this run's requests: None when its owner may reach anything."""
+    return None if context.egress_unrestricted else _restricted_policy()
+
+
+_policy_of: tuple[object, egress.Policy | None] = (None, None)  # (settings.SCHED, its policy)
+
+
+def _restricted_policy() -> egress.Policy:
+    """The policy of the settings, looked up again only when settings.SCHED is replaced."""
+    global _policy_of
+    sched = settings.SCHED
+    known, policy = _policy_of
+    if known is not sched or policy is None:
+        policy = egress.policy(
+            tuple(sched["EGRESS_ALLOW"]), tuple(sched["EGRESS_DENY"]), sched["EGRESS_DENY_PRIVATE"]
+        )
+        _policy_of = (sched, policy)
+    return policy
 
 
 def _ms_since(started: float) -> int:

@@ -17,6 +17,15 @@ sends exactly what the task says, plus:
 - certificates checked against `REQUESTS_CA_BUNDLE` / `CURL_CA_BUNDLE` if set (as with
   `requests`), else certifi's bundle.
 
+Every connection a request makes directly (not through a proxy) is checked against the
+run's egress policy (executors/egress.py) after the name is resolved, on the address libcurl
+is about to connect to (OPENSOCKETFUNCTION): a refused address gets no socket, not even a
+connection attempt, and a name that resolves to a denied address, now or at a later look-up,
+is refused alike. A proxied request connects to the proxy, which the operator chose: only a
+target written as an address is checked then; the proxy's own rules rule the names. A thread
+keeps a handle per policy, so a connection kept alive for a run that may reach an address
+is never reused by a run that may not.
+
 Redirects are not followed, nothing is retried and no cookie is kept: the run's outcome
 is the response. At most `limit` bytes of the body are kept (`truncated` says if there
 was more), and the whole exchange must end within the timeout.
@@ -43,6 +52,7 @@ import pycurl
 from urllib3.util import parse_url
 
 from .base import Stop
+from .egress import Policy, literal_address
 
 DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
 # Methods that carry a body: without one they still send `Content-Length: 0`, as
@@ -61,6 +71,10 @@ class RequestError(Exception):
 
 class ProxyNotSupported(RequestError):
     pass
+
+
+class EgressRefused(RequestError):
+    """The egress policy refused every address of the target: nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -98,9 +112,13 @@ def _networks(no_proxy: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Netw
 class _Handle:
     """A thread's libcurl handle, and the sockets it has open (to shut them on a stop)."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: Policy | None) -> None:
         self.curl = pycurl.Curl()
         self.pid = os.getpid()
+        self.policy = policy  # None: any address
+        self.refusals: list[str] = []  # the policy's, during the request under way
+        self.given: list[socket.socket] = []  # made for libcurl, which took duplicates
+        self.connected = 0  # addresses the policy let libcurl connect to, this request
         self.lock = threading.Lock()
         self.sockets: set[int] = set()
         self.stopped = False
@@ -109,11 +127,29 @@ class _Handle:
 
     def opened(self, fd: int, purpose: int) -> int:
         """libcurl made a socket (SOCKOPTFUNCTION): keep it, unless the run was stopped."""
+        self.drop_given()
         with self.lock:
             if self.stopped:
                 return pycurl.SOCKOPT_ERROR
             self.sockets.add(fd)
         return pycurl.SOCKOPT_OK
+
+    def drop_given(self) -> None:
+        """Close the sockets open_socket made: libcurl works on its own duplicates."""
+        while self.given:
+            self.given.pop().close()
+
+    def open_socket(self, purpose: int, address) -> socket.socket | int:
+        """libcurl is about to connect to `address` (OPENSOCKETFUNCTION): a socket if the
+        policy allows it (libcurl takes a duplicate of it), else no socket at all."""
+        refusal = self.policy.refusal(address.addr[0]) if self.policy is not None else None
+        if refusal is not None:
+            self.refusals.append(refusal)
+            return pycurl.SOCKET_BAD
+        sock = socket.socket(address.family, address.socktype, address.protocol)
+        self.given.append(sock)
+        self.connected += 1
+        return sock
 
     def close(self, fd: int) -> int:
         """libcurl is done with a socket (CLOSESOCKETFUNCTION): close it here, under the lock,
@@ -128,9 +164,12 @@ class _Handle:
             self.sent += 1
             self.request = self.sent
             self.stopped = False
+            self.refusals = []
+            self.connected = 0
             return self.request
 
     def end(self) -> None:
+        self.drop_given()
         with self.lock:
             self.request = 0
 
@@ -198,11 +237,17 @@ class Client:
         )
         self._local = threading.local()
 
-    def _handle(self) -> _Handle:
-        """This thread's handle (a new one in a forked child: never the parent's sockets)."""
-        handle = getattr(self._local, "handle", None)
+    def _handle(self, policy: Policy | None = None) -> _Handle:
+        """This thread's handle for `policy` (a new one in a forked child: never the
+        parent's sockets). Its kept-alive connections serve that policy's requests only."""
+        handles = getattr(self._local, "handles", None)
+        if handles is None:
+            handles = self._local.handles = {}
+        handle = handles.get(policy)
         if handle is None or handle.pid != os.getpid():
-            handle = self._local.handle = _Handle()
+            if len(handles) >= 4:  # policies of settings since changed (tests): drop them
+                handles.clear()
+            handle = handles[policy] = _Handle(policy)
         return handle
 
     def send(
@@ -215,11 +260,19 @@ class Client:
         timeout: float,
         limit: int,
         stop: Stop,
+        policy: Policy | None = None,
     ) -> Response:
-        """Send the request and read the response; raise RequestError when there is none."""
+        """Send the request and read the response; raise RequestError when there is none.
+
+        `policy`: the egress policy its connections obey (None: any address)."""
         url = parse_url(uri)
         proxy = self._proxy_for(url.scheme or "http", url.host or "", url.port)
-        handle = self._handle()
+        if policy is not None:
+            address = literal_address(url.host or "")
+            refusal = policy.refusal(address) if address is not None else None
+            if refusal is not None:
+                raise EgressRefused(refusal)
+        handle = self._handle(policy)
         exchange = _Exchange(limit)
         curl = handle.curl
         curl.reset()  # every option back to its default; the kept-alive connections stay
@@ -258,6 +311,8 @@ class Client:
         curl.setopt(pycurl.HEADERFUNCTION, exchange.header)
         curl.setopt(pycurl.SOCKOPTFUNCTION, handle.opened)
         curl.setopt(pycurl.CLOSESOCKETFUNCTION, handle.close)
+        if policy is not None and not proxy:
+            curl.setopt(pycurl.OPENSOCKETFUNCTION, handle.open_socket)
         request = handle.begin()
         try:
             with stop.calling(functools.partial(handle.abort, request)):
@@ -266,6 +321,12 @@ class Client:
                 try:
                     curl.perform()
                 except pycurl.error as exc:
+                    if handle.refusals and exc.args[0] == pycurl.E_COULDNT_CONNECT:
+                        refused = "; ".join(dict.fromkeys(handle.refusals))
+                        if not handle.connected:
+                            raise EgressRefused(refused) from None
+                        error = _error(exc, url)  # the allowed addresses failed on their own
+                        raise RequestError(f"{error.reason}; {refused}") from None
                     if not (exc.args[0] == pycurl.E_WRITE_ERROR and exchange.truncated):
                         raise _error(exc, url) from None
         finally:

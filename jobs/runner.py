@@ -20,6 +20,7 @@ from executors.registry import get_executor
 from . import runner_sql
 from .heartbeat import Heartbeat
 from .models import ACTIVE_JOB_STATUSES, Concurrency, Job, JobStatus, Run, RunStatus, Trigger
+from .owners import egress_unrestricted
 from .publish import publish
 from .retry import RetryPolicy
 from .settle import end_unplannable, settle_jobs
@@ -145,6 +146,7 @@ def execute(run_id: str) -> str | None:
         payload=job.payload,
         timeout=job.timeout,
         due_at=run.due_at,
+        egress_unrestricted=egress_unrestricted(job.owner_id),
     )
     if job.concurrency == Concurrency.REPLACE:
         wait_for_replaced(run)

@@ -46,7 +46,7 @@ WITH i AS (
       AND j.revision = r.job_revision AND j.concurrency = 'allow'
     RETURNING r.id, r.job_id, r.job_revision, r.due_at, r.attempt, r.trigger,
               r.idempotency_key, r.queued_at, j.type, j.task, j.payload, j.timeout,
-              j.concurrency, j.revision
+              j.concurrency, j.revision, j.owner_id
 ), s AS (
     UPDATE jobs_job SET status = 'running' FROM r
     WHERE jobs_job.id = r.job_id AND jobs_job.status = 'scheduled'
@@ -151,6 +151,7 @@ def _claimed_run(values: dict, now) -> Run:
         timeout=values["timeout"],
         concurrency=values["concurrency"],
         revision=values["revision"],
+        owner_id=values["owner_id"],  # the run's egress depends on the owner's permissions
     )
     return Run(
         id=values["id"],

@@ -1,5 +1,6 @@
 """Strict readers for settings that come from the environment."""
 
+import ipaddress
 import os
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -45,3 +46,16 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_networks(name: str, default: str = "") -> list[str]:
+    """A comma-separated list of IP networks (`10.0.0.0/8`) or addresses (`10.1.2.3`)."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(
+                f"{name}: {item!r} is not an IP network or address (e.g. 10.0.0.0/8, 10.1.2.3)"
+            ) from None
+    return networks

@@ -5,7 +5,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_float, env_int, env_list, env_str
+from .env import env_bool, env_float, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -242,6 +242,17 @@ SCHED = {
     "DEFAULT_MISFIRE_GRACE": env_float("DEFAULT_MISFIRE_GRACE", 3600.0),
     "HTTP_DEFAULT_TIMEOUT": env_float("HTTP_DEFAULT_TIMEOUT", 30.0),
     "HTTP_BODY_LIMIT": env_int("HTTP_BODY_LIMIT", 64 * 1024),  # bytes kept of a response body
+    # Egress of HTTP tasks (executors/egress.py, docs/security.md): the networks a job
+    # owner without `jobs.unrestricted_egress` may (ALLOW) or may not (DENY) connect to, on
+    # top of the built-in denials (loopback, link-local, metadata, ...); the most specific
+    # network decides. DENY_PRIVATE also denies the private ranges.
+    "EGRESS_ALLOW": env_networks("EGRESS_ALLOW"),
+    "EGRESS_DENY": env_networks("EGRESS_DENY"),
+    "EGRESS_DENY_PRIVATE": env_bool("EGRESS_DENY_PRIVATE", False),
+    # Seconds a worker process trusts its answer to "may this owner reach anything?".
+    "EGRESS_PERMISSION_CACHE": env_float("EGRESS_PERMISSION_CACHE", 30.0),
+    # A task may set its own `Host` header (name-based virtual hosts behind one address).
+    "HTTP_ALLOW_HOST_HEADER": env_bool("HTTP_ALLOW_HOST_HEADER", False),
     "OUTPUT_LIMIT": env_int("OUTPUT_LIMIT", 64 * 1024),  # bytes kept of stdout, of stderr
     "SCRIPT_MAX_BYTES": env_int("SCRIPT_MAX_BYTES", 8 * 1024 * 1024),  # decoded upload size
     "KILL_GRACE": env_float("KILL_GRACE", 2.0),  # seconds between SIGTERM and SIGKILL

@@ -66,3 +66,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The suite's ordinary users make jobs that fire every second or faster; tests of the
 # limits set their own (tests/integration/test_input_limits.py).
 SCHED_LIMITS = {**SCHED_LIMITS, "MIN_INTERVAL": 0.0}  # noqa: F405
+
+# The suite's HTTP targets listen on loopback, which the egress policy denies to ordinary
+# users (alice): opened the way an operator opens an internal host. The egress tests
+# (tests/integration/test_egress.py) set the production default back and prove it.
+SCHED = {**SCHED, "EGRESS_ALLOW": ["127.0.0.0/8", "::1/128"]}  # noqa: F405

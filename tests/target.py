@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import ssl
 import sys
 import threading
@@ -67,10 +68,18 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
 class Target:
-    def __init__(self, tls: tuple[str, str] | None = None) -> None:
-        """`tls`: (certificate file, key file) to serve https."""
-        self.server = _Server(("127.0.0.1", 0), Recorder)
+    def __init__(
+        self, tls: tuple[str, str] | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        """`tls`: (certificate file, key file) to serve https; `host`: an IPv4 or IPv6
+        address to listen on."""
+        server_class = _Server6 if ":" in host else _Server
+        self.server = server_class((host, port), Recorder)
         self.scheme = "http"
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -87,7 +96,12 @@ class Target:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        host = f"[{host}]" if ":" in host else host
         return f"{self.scheme}://{host}:{port}"
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
 
     @property
     def received(self) -> list[dict]:
