@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from requests.utils import get_encoding_from_headers  # requests' rules, kept as they were
@@ -175,12 +175,12 @@ class HttpExecutor(Executor):
                 return Outcome(
                     RunStatus.TIMED_OUT,
                     {"elapsed_ms": _ms_since(started)},
-                    f"No complete response within {timeout:g}s from {task['uri']}.",
+                    f"No complete response within {timeout:g}s from {shown_uri(task['uri'])}.",
                 )
             return Outcome(
                 RunStatus.FAILED,
                 {"elapsed_ms": _ms_since(started)},
-                f"Request to {task['uri']} failed: {exc.reason}",
+                f"Request to {shown_uri(task['uri'])} failed: {exc.reason}",
             )
         encoding = get_encoding_from_headers(response.headers) or "utf-8"
         result = {
@@ -218,6 +218,15 @@ def _restricted_policy() -> egress.Policy:
         )
         _policy_of = (sched, policy)
     return policy
+
+
+def shown_uri(uri: str) -> str:
+    """The URI as a run's error shows it: credentials (`user:password@`) left out, since
+    errors reach logs, the admin and whoever may read the run."""
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _ms_since(started: float) -> int:

@@ -346,3 +346,18 @@ def test_a_stop_ends_only_its_own_run(target):
     second.join(5)
     assert first_outcome[0].status == RunStatus.CANCELED
     assert second_outcome[0].status == RunStatus.SUCCEEDED
+
+
+def test_a_runs_error_never_shows_the_credentials_of_its_uri(api, broker):
+    port = _closed_port()
+    job = run_once(api, {"uri": f"http://ops:s3cret@127.0.0.1:{port}/x", "timeout": "2s"})
+    run = job.runs.get()
+    assert run.status == RunStatus.FAILED
+    assert f"Request to http://127.0.0.1:{port}/x failed" in run.error
+    assert "s3cret" not in run.error and "ops" not in run.error
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
