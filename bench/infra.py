@@ -125,6 +125,12 @@ class Bench:
                 "REDIS_URL": self.redis.url,
                 "VAR_DIR": str(var),
                 "PYTHONUNBUFFERED": "1",
+                # The load is one user's, as fast as it goes: no request rates, no job quota.
+                "API_THROTTLE_USER": "off",
+                "API_THROTTLE_ANON": "off",
+                "API_THROTTLE_CREATE": "off",
+                "API_THROTTLE_CREATE_TRUSTED": "off",
+                "MAX_JOBS_PER_USER": "0",
                 "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             }
             self._exit.callback(self.stop_all)

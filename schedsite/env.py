@@ -45,3 +45,17 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+_RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """Read a request rate in DRF's format, "100/min" (s, min, hour, day); "" or "off": None."""
+    raw = os.environ.get(name, default).strip()
+    if raw.lower() in {"", "off"}:
+        return None
+    count, _, period = raw.partition("/")
+    if not (count.isdigit() and int(count) > 0 and period.strip().lower() in _RATE_PERIODS):
+        raise ValueError(f"{name}={raw!r} is not a rate: use e.g. 100/min (s, min, hour, day)")
+    return f"{int(count)}/{period.strip().lower()}"

@@ -5,7 +5,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_float, env_int, env_list, env_str
+from .env import env_bool, env_float, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -152,7 +152,24 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "jobs.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Creates of jobs have their own throttle (JobViewSet.get_throttles).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "jobs.api.throttles.UserThrottle",
+        "jobs.api.throttles.AnonThrottle",
+    ],
 }
+
+# Fair use (docs/security.md): request rates, "<count>/<s|min|hour|day>"; "off": no limit.
+API_THROTTLE_RATES = {
+    "user": env_rate("API_THROTTLE_USER", "1200/min"),  # each authenticated user
+    "anon": env_rate("API_THROTTLE_ANON", "120/min"),  # each anonymous client IP
+    "create": env_rate("API_THROTTLE_CREATE", "120/min"),  # job creates, per user
+    # job creates of superusers and holders of jobs.trusted_client
+    "create_trusted": env_rate("API_THROTTLE_CREATE_TRUSTED", "3000/min"),
+}
+# Reverse proxies in front of gunicorn that append the client's address to
+# X-Forwarded-For; 0: the client is the peer address (schedsite/client_ip.py).
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Scheduler API",
@@ -167,6 +184,26 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis broker; results live in the database (Run rows), not in Celery.
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
+
+# Django's cache holds the API's throttle counters, which every web process and host must
+# share: Redis (by default the broker's, under its own key prefix). "locmem": each process
+# counts alone (one web process only). A cache that does not answer lets requests through
+# (jobs/api/throttles.py), hence the short timeouts.
+CACHE_URL = env_str("CACHE_URL", REDIS_URL if REDIS_URL.startswith("redis") else "locmem")
+if CACHE_URL == "locmem":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "sched:cache",
+            "OPTIONS": {
+                "socket_connect_timeout": env_float("CACHE_TIMEOUT", 0.25),  # seconds
+                "socket_timeout": env_float("CACHE_TIMEOUT", 0.25),
+            },
+        }
+    }
 # kombu's Redis transport, made to survive a Redis restart (see schedsite/celery.py); for
 # redis:// URLs only (rediss://, sentinel:// keep kombu's own transports).
 if REDIS_URL.startswith("redis://"):

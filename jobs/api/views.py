@@ -24,6 +24,7 @@ from .serializers import (
     RunSummarySerializer,
     SchedulePreviewSerializer,
 )
+from .throttles import JobCreateThrottle
 
 
 class UUIDLookupMixin:
@@ -48,6 +49,12 @@ class JobViewSet(
 
     def get_queryset(self):
         return selectors.jobs_visible_to(self.request.user).order_by("-created_at")
+
+    def get_throttles(self):
+        # Creates are counted at their own rate (higher for trusted clients), not the user's.
+        if self.action == "create":
+            return [JobCreateThrottle()]
+        return super().get_throttles()
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
