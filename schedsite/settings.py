@@ -1,5 +1,6 @@
 """Settings, read from the environment with safe defaults (see README: Configuration)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "jobs",
 ]
 
@@ -46,6 +48,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its answer
 ]
 
 ROOT_URLCONF = "schedsite.urls"
@@ -103,6 +106,26 @@ else:
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Login lockout (django-axes) on the admin's and the browsable API's login views: after
+# LOGIN_FAILURE_LIMIT failed logins of one username from one client IP, that pair is
+# refused (429, even with the right password) until LOGIN_COOLOFF seconds pass without a
+# new attempt. By username and IP together: by username alone anyone could lock an admin
+# out; by IP alone, one person behind a shared address (an office, a proxy) locks out
+# everyone there. API tokens do not log in (docs/security.md). 0: no lockout.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_ENABLED = LOGIN_FAILURE_LIMIT > 0
+AXES_FAILURE_LIMIT = max(LOGIN_FAILURE_LIMIT, 1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_float("LOGIN_COOLOFF", 900.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a login that succeeds forgets the pair's earlier failures
+AXES_CLIENT_IP_CALLABLE = "schedsite.client_ip.client_ip"  # the same address as throttling
+AXES_LOCKOUT_CALLABLE = "schedsite.login_lockout.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # failed attempts are kept; no row per successful login
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
