@@ -190,6 +190,9 @@ API_THROTTLE_RATES = {
     # job creates of superusers and holders of jobs.trusted_client
     "create_trusted": env_rate("API_THROTTLE_CREATE_TRUSTED", "3000/min"),
 }
+# Jobs a user may have scheduled, running or paused (jobs/quotas.py); superusers are
+# exempt; 0: no limit.
+MAX_JOBS_PER_USER = env_int("MAX_JOBS_PER_USER", 10_000)
 # Reverse proxies in front of gunicorn that append the client's address to
 # X-Forwarded-For; 0: the client is the peer address (schedsite/client_ip.py).
 PROXY_COUNT = env_int("PROXY_COUNT", 0)
