@@ -28,8 +28,8 @@ def check_active_jobs(owner) -> None:
     limit = settings.MAX_JOBS_PER_USER
     if limit <= 0 or owner.is_superuser:
         return
-    active = Job.objects.filter(owner=owner, status__in=COUNTED_STATUSES).values("pk")
-    if active[:limit].count() >= limit:
+    active = Job.objects.filter(owner=owner, status__in=COUNTED_STATUSES).order_by()
+    if active.values("pk")[:limit].count() >= limit:
         raise TooManyJobs(
             f"You have {limit} active jobs (scheduled, running or paused), the most one "
             f"user may have (MAX_JOBS_PER_USER={limit}): cancel some or let them end first."
