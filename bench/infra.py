@@ -130,6 +130,12 @@ class Bench:
                 # The bench user is an ordinary user and the target is on loopback: opened
                 # as an operator opens an internal host, so the policy's check is measured.
                 "EGRESS_ALLOW": "127.0.0.0/8",
+                # The load is one user's, as fast as it goes: no request rates, no job quota.
+                "API_THROTTLE_USER": "off",
+                "API_THROTTLE_ANON": "off",
+                "API_THROTTLE_CREATE": "off",
+                "API_THROTTLE_CREATE_TRUSTED": "off",
+                "MAX_JOBS_PER_USER": "0",
                 "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             }
             self._exit.callback(self.stop_all)

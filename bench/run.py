@@ -125,6 +125,7 @@ def setup_django(bench: Bench) -> None:
         "DATABASE_URL",
         "REDIS_URL",
         "VAR_DIR",
+        "MAX_JOBS_PER_USER",
     ):
         os.environ[key] = bench.env[key]
     os.environ.setdefault("LOG_LEVEL", "WARNING")

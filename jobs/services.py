@@ -12,6 +12,7 @@ from executors.registry import get_executor
 
 from .models import ACTIVE_JOB_STATUSES, Job, JobStatus, Run, RunStatus, Trigger
 from .publish import publish_runs
+from .quotas import check_active_jobs
 from .retry import parse_retry
 from .schedules import Schedule
 from .settle import end_unplannable, settle_jobs
@@ -107,6 +108,7 @@ def _cancel_pending(job: Job, reason: str, now: datetime) -> list[datetime]:
 
 @transaction.atomic
 def job_create(*, owner, data: dict[str, Any]) -> Job:
+    check_active_jobs(owner)
     now = timezone.now()
     data = {"retry": parse_retry(None), **data}
     job = Job(owner=owner, timezone=data.get("timezone", "UTC"))

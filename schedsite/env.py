@@ -59,3 +59,17 @@ def env_networks(name: str, default: str = "") -> list[str]:
                 f"{name}: {item!r} is not an IP network or address (e.g. 10.0.0.0/8, 10.1.2.3)"
             ) from None
     return networks
+
+
+_RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """Read a request rate in DRF's format, "100/min" (s, min, hour, day); "" or "off": None."""
+    raw = os.environ.get(name, default).strip()
+    if raw.lower() in {"", "off"}:
+        return None
+    count, _, period = raw.partition("/")
+    if not (count.isdigit() and int(count) > 0 and period.strip().lower() in _RATE_PERIODS):
+        raise ValueError(f"{name}={raw!r} is not a rate: use e.g. 100/min (s, min, hour, day)")
+    return f"{int(count)}/{period.strip().lower()}"

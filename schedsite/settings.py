@@ -1,11 +1,12 @@
 """Settings, read from the environment with safe defaults (see README: Configuration)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_float, env_int, env_list, env_networks, env_str
+from .env import env_bool, env_float, env_int, env_list, env_networks, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "jobs",
 ]
 
@@ -66,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its answer
 ]
 
 ROOT_URLCONF = "schedsite.urls"
@@ -125,6 +128,26 @@ DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Login lockout (django-axes) on the admin's and the browsable API's login views: after
+# LOGIN_FAILURE_LIMIT failed logins of one username from one client IP, that pair is
+# refused (429, even with the right password) until LOGIN_COOLOFF seconds pass without a
+# new attempt. By username and IP together: by username alone anyone could lock an admin
+# out; by IP alone, one person behind a shared address (an office, a proxy) locks out
+# everyone there. API tokens do not log in (docs/security.md). 0: no lockout.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_ENABLED = LOGIN_FAILURE_LIMIT > 0
+AXES_FAILURE_LIMIT = max(LOGIN_FAILURE_LIMIT, 1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_float("LOGIN_COOLOFF", 900.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a login that succeeds forgets the pair's earlier failures
+AXES_CLIENT_IP_CALLABLE = "schedsite.client_ip.client_ip"  # the same address as throttling
+AXES_LOCKOUT_CALLABLE = "schedsite.login_lockout.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # failed attempts are kept; no row per successful login
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -173,7 +196,27 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "jobs.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Creates of jobs have their own throttle (JobViewSet.get_throttles).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "jobs.api.throttles.UserThrottle",
+        "jobs.api.throttles.AnonThrottle",
+    ],
 }
+
+# Fair use (docs/security.md): request rates, "<count>/<s|min|hour|day>"; "off": no limit.
+API_THROTTLE_RATES = {
+    "user": env_rate("API_THROTTLE_USER", "1200/min"),  # each authenticated user
+    "anon": env_rate("API_THROTTLE_ANON", "120/min"),  # each anonymous client IP
+    "create": env_rate("API_THROTTLE_CREATE", "120/min"),  # job creates, per user
+    # job creates of superusers and holders of jobs.trusted_client
+    "create_trusted": env_rate("API_THROTTLE_CREATE_TRUSTED", "3000/min"),
+}
+# Jobs a user may have scheduled, running or paused (jobs/quotas.py); superusers are
+# exempt; 0: no limit.
+MAX_JOBS_PER_USER = env_int("MAX_JOBS_PER_USER", 10_000)
+# Reverse proxies in front of gunicorn that append the client's address to
+# X-Forwarded-For; 0: the client is the peer address (schedsite/client_ip.py).
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Scheduler API",
@@ -192,6 +235,26 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis broker; results live in the database (Run rows), not in Celery.
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
+
+# Django's cache holds the API's throttle counters, which every web process and host must
+# share: Redis (by default the broker's, under its own key prefix). "locmem": each process
+# counts alone (one web process only). A cache that does not answer lets requests through
+# (jobs/api/throttles.py), hence the short timeouts.
+CACHE_URL = env_str("CACHE_URL", REDIS_URL if REDIS_URL.startswith("redis") else "locmem")
+if CACHE_URL == "locmem":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "sched:cache",
+            "OPTIONS": {
+                "socket_connect_timeout": env_float("CACHE_TIMEOUT", 0.25),  # seconds
+                "socket_timeout": env_float("CACHE_TIMEOUT", 0.25),
+            },
+        }
+    }
 # kombu's Redis transport, made to survive a Redis restart (see schedsite/celery.py); for
 # redis:// URLs only (rediss://, sentinel:// keep kombu's own transports).
 if REDIS_URL.startswith("redis://"):

@@ -27,6 +27,7 @@ from .serializers import (
     RunSummarySerializer,
     SchedulePreviewSerializer,
 )
+from .throttles import JobCreateThrottle
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,12 @@ class JobViewSet(
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
             return Job.objects.none()
         return selectors.jobs_visible_to(self.request.user).order_by("-created_at")
+
+    def get_throttles(self):
+        # Creates are counted at their own rate (higher for trusted clients), not the user's.
+        if self.action == "create":
+            return [JobCreateThrottle()]
+        return super().get_throttles()
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
