@@ -16,6 +16,8 @@ from jobs.schedules import Schedule, ScheduleError, get_zone, parse_schedule
 
 from .fields import AnyJSONField, DurationSecondsField, StrictSerializer
 
+# max_runs is stored in a PositiveIntegerField (a 32-bit integer on PostgreSQL).
+MAX_RUNS_LIMIT = 2**31 - 1
 SCHEDULE_HELP = (
     '"now", an ISO 8601 date-time, a delay ("30s", "1h30m", "in 2m", "PT90S"), '
     '{"every": "10m"}, {"interval": {"minutes": 5}} or {"cron": "*/5 * * * *"}'
@@ -134,7 +136,9 @@ class JobInputSerializer(StrictSerializer):
         allow_null=True,
         help_text="Recurring jobs: no fire after (date-time or delay).",
     )
-    max_runs = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    max_runs = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_RUNS_LIMIT
+    )
     timeout = DurationSecondsField(required=False, allow_null=True)
     retry = AnyJSONField(required=False, allow_null=True)
     concurrency = serializers.ChoiceField(choices=Concurrency.choices, required=False)
@@ -329,7 +333,9 @@ class SchedulePreviewSerializer(StrictSerializer):
     timezone = serializers.CharField(required=False, default="UTC")
     start_at = AnyJSONField(required=False, allow_null=True)
     end_at = AnyJSONField(required=False, allow_null=True)
-    max_runs = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    max_runs = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_RUNS_LIMIT
+    )
     count = serializers.IntegerField(required=False, default=10, min_value=1, max_value=100)
 
     validate_timezone = JobInputSerializer.validate_timezone

@@ -173,3 +173,10 @@ def test_a_superuser_is_held_to_the_hard_bounds(root):
     response = root.post("/api/v1/jobs", http_job("9999-12-31T23:59:59-05:00"), format="json")
     assert response.status_code == 400
     assert "out of range" in error_at(response.json(), ("schedule",))
+
+
+@pytest.mark.parametrize("max_runs", [2**31, 2**63, 10**30])
+def test_a_max_runs_beyond_what_the_column_holds_is_a_400(api, max_runs):
+    response = api.post("/api/v1/jobs", http_job({"every": "1h"}, max_runs=max_runs), "json")
+    assert response.status_code == 400
+    assert "max_runs" in response.json()
