@@ -40,6 +40,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "jobs.api.middleware.BodySizeLimitMiddleware",
+    "jobs.api.middleware.QueryTextMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -146,13 +147,24 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "jobs.api.pagination.CappedLimitOffsetPagination",
+    # JSON nested deeper than API_MAX_JSON_DEPTH, NUL and lone surrogates: 400 (parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "jobs.api.parsers.JSONParser",
+        "jobs.api.parsers.FormParser",
+        "jobs.api.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "jobs.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# Input bounds of the API (docs/security.md, Input limits): the largest page `?limit=`
+# may ask for (more is a 400), and the deepest nesting of a JSON body (arrays, objects).
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 64)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Scheduler API",
