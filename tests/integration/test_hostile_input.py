@@ -124,11 +124,14 @@ def test_it_refuses_json_nested_deeper_than_the_limit(api, depth):
     assert not Job.objects.exists()
 
 
-def test_json_at_the_depth_limit_is_taken(api):
+def test_json_at_the_depth_limit_is_taken_and_one_more_level_is_not(api):
     # The body object is level 1, task 2, its body 3: 62 more levels make 64.
-    body = {"task": task(body=nested(61)), "schedule": "in 1h"}
+    body = {"task": task(body=nested(62)), "schedule": "in 1h"}
     response = post_json(api, "/api/v1/jobs", body)
     assert response.status_code == 201, response.content[:300]
+    body = {"task": task(body=nested(63)), "schedule": "in 1h"}
+    assert post_json(api, "/api/v1/jobs", body).status_code == 400
+    assert Job.objects.count() == 1
 
 
 def test_brackets_inside_strings_do_not_count_as_nesting(api):
