@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
@@ -32,6 +33,8 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):  # a malformed id in a lookup
         exc = Http404()
     response = drf_exception_handler(exc, context)
+    if response is None and isinstance(exc, SuspiciousOperation):
+        return None  # Django answers 400 and logs it (e.g. too many form fields)
     if response is None and not settings.DEBUG:
         # A bug: logged with its traceback, answered with the same JSON shape as every
         # other error and nothing of the exception (with DEBUG on, Django's page shows it).

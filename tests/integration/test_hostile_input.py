@@ -15,7 +15,7 @@ from jobs.models import Job
 
 from .helpers import TARGET, http_job
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 NUL = "\u0000"
 SURROGATE = "\ud800"
@@ -254,6 +254,15 @@ def test_the_admin_search_refuses_nul(django_user_model):
     client = APIClient()
     client.force_login(django_user_model.objects.create_superuser("root", "r@x.org", "pw"))
     assert client.get("/admin/jobs/job/?q=%00").status_code == 400
+
+
+@override_settings(DEBUG=False)
+def test_a_form_with_too_many_fields_is_a_400_not_a_500(api):
+    api.raise_request_exception = False
+    form = {f"f{n}": "x" for n in range(1_001)}
+    assert api.post("/api/v1/jobs", form).status_code == 400
+    assert api.get("/api/v1/jobs", form).status_code == 400
+    assert not Job.objects.exists()
 
 
 @override_settings(DEBUG=False)
