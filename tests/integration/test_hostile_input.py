@@ -204,6 +204,18 @@ def test_the_job_list_refuses_bad_parameters_naming_them(api, query, parameter):
     error_at(response.json(), (parameter,))
 
 
+def test_a_lone_surrogate_in_the_query_string_is_refused(api):
+    """A request's charset also decodes its query string: unicode_escape makes \\ud800 a
+    lone surrogate, which the database driver cannot encode."""
+    response = api.generic(
+        "GET",
+        "/api/v1/jobs?name__contains=%5Cud800",
+        content_type="text/plain; charset=unicode_escape",
+    )
+    assert response.status_code == 400, response.content
+    assert "surrogate" in error_at(response.json(), ("name__contains",))[0]
+
+
 def test_a_limit_over_the_cap_names_the_cap(api):
     response = api.get("/api/v1/jobs?limit=501")
     assert "500" in response.json()["limit"][0]
