@@ -1,4 +1,5 @@
-"""Schemathesis against the live web process: no input answers a 5xx.
+"""Schemathesis and crafted hostile requests against the live web process: no input
+answers a 5xx.
 
 A fresh stack (gunicorn as the Procfile runs it, beat, PostgreSQL or SQLite, Redis) is
 fuzzed through its own OpenAPI document with `schemathesis run`: every check, the
@@ -31,6 +32,7 @@ import time
 from collections import Counter
 
 import pytest
+import requests
 
 from . import harness
 
@@ -130,3 +132,57 @@ def test_no_generated_request_gets_a_server_error(fuzz_stack, user, tmp_path, re
     broken = [e for e in report["errors"] if e["title"] in FATAL_ERRORS]
     assert not broken, f"schemathesis errors: {report['errors']}\n{output[-5000:]}"
     assert access_log_5xx(fuzz_stack, log_start) == []
+
+
+def crafted_requests(base: str) -> list[tuple[str, str, bytes | None, str]]:
+    """(method, url, body, what) of the inputs that were 500s (docs/security.md)."""
+    jobs = f"{base}/api/v1/jobs"
+    task = '{"uri": "http://127.0.0.1:9/x"'
+    deep = b"[" * 100_000 + b"]" * 100_000
+    crafted = [
+        ("POST", jobs, f'{{"task": {task}, "body": "\\u0000"}}, "schedule": "now"}}', "NUL"),
+        ("POST", jobs, f'{{"task": {task}}}, "schedule": "now", "name": "\\ud800"}}', "lone"),
+        ("POST", jobs, f'{{"task": {task}}}, "schedule": "1h", "payload": {{"\\u0000": 1}}}}', "K"),
+        ("POST", jobs, f'{{"task": {task}}}, "schedule": "now", "group": "\\udfff"}}', "lone"),
+        ("POST", jobs, b'{"task": ' + deep + b', "schedule": "now"}', "deep JSON"),
+        ("POST", jobs, b"[" * 1_000 + b"]" * 1_000, "deep JSON"),
+        ("POST", f"{base}/api/v1/schedules/preview", b'{"schedule": ' + deep + b"}", "deep"),
+        ("POST", f"{base}/api/v1/schedules/preview", b'{"schedule": "\\u0000"}', "NUL"),
+        ("POST", jobs, f'{{"task": {task}, "body": {{"x": 1e999}}}}, "schedule": "now"}}', "inf"),
+    ]
+    for query in (
+        "limit=99999999999999999999",
+        "limit=-1",
+        "limit=abc",
+        "limit=1000000",
+        "offset=99999999999999999999",
+        "offset=-5",
+        "name__contains=%00",
+        "name=%00",
+        "product=%00",
+        "group=%00",
+        "status=%00",
+        "type=%00",
+    ):
+        crafted.append(("GET", f"{jobs}?{query}", None, query))
+    crafted.append(("GET", f"{base}/api/v1/products/%00/groups/g/jobs", None, "NUL in path"))
+    return [(m, u, b.encode() if isinstance(b, str) else b, w) for m, u, b, w in crafted]
+
+
+def test_crafted_hostile_requests_get_no_server_error(fuzz_stack, request):
+    """The inputs that were 500s, sent to gunicorn: each a 400, nothing created."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {fuzz_stack.tokens['bob']}"
+    crafted = crafted_requests(fuzz_stack.base_url)
+    answers = []
+    for method, url, body, what in crafted:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        response = session.request(method, url, data=body, headers=headers, timeout=30)
+        answers.append((response.status_code, method, url[:120], what, response.text[:200]))
+    server_errors = [a for a in answers if a[0] >= 500]
+    line = f"crafted hostile requests to gunicorn: {len(answers)}, 5xx: {len(server_errors)}"
+    request.node.user_properties.append(("e2e_figure", line))
+    print(f"[e2e] {line}")
+    assert not server_errors, server_errors
+    assert all(a[0] == 400 for a in answers), [a for a in answers if a[0] != 400]
+    assert session.get(f"{fuzz_stack.base_url}/api/v1/jobs").json()["count"] == 0
