@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "jobs.api.middleware.BodySizeLimitMiddleware",
+    "jobs.api.middleware.QueryTextMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -190,7 +191,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "jobs.api.pagination.CappedLimitOffsetPagination",
+    # JSON nested deeper than API_MAX_JSON_DEPTH, NUL and lone surrogates: 400 (parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "jobs.api.parsers.JSONParser",
+        "jobs.api.parsers.FormParser",
+        "jobs.api.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -217,6 +224,10 @@ MAX_JOBS_PER_USER = env_int("MAX_JOBS_PER_USER", 10_000)
 # Reverse proxies in front of gunicorn that append the client's address to
 # X-Forwarded-For; 0: the client is the peer address (schedsite/client_ip.py).
 PROXY_COUNT = env_int("PROXY_COUNT", 0)
+# Input bounds of the API (docs/security.md, Input limits): the largest page `?limit=`
+# may ask for (more is a 400), and the deepest nesting of a JSON body (arrays, objects).
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 64)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Scheduler API",

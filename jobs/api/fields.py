@@ -7,6 +7,8 @@ from rest_framework import serializers
 
 from jobs.durations import format_duration, parse_duration
 
+from . import safejson
+
 
 class StrictSerializer(serializers.Serializer):
     """A serializer that rejects keys it does not know, naming each one."""
@@ -43,4 +45,19 @@ class DurationSecondsField(serializers.Field):
 
 
 class AnyJSONField(serializers.JSONField):
-    """Any JSON value (object, array, string, number, bool, null)."""
+    """Any JSON value (object, array, string, number, bool, null).
+
+    A JSON body was checked by the parser (jobs.api.parsers); a form field's JSON text
+    (the browsable API) is parsed and checked here the same way: nesting depth, NUL and
+    lone surrogates, errors naming the path inside the field.
+    """
+
+    def to_internal_value(self, data):
+        if getattr(data, "is_json_string", False):
+            try:
+                return safejson.loads(str(data))
+            except safejson.BadJSON as exc:
+                raise serializers.ValidationError(exc.detail()) from None
+            except ValueError:
+                self.fail("invalid")
+        return super().to_internal_value(data)

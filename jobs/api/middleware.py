@@ -1,7 +1,9 @@
-"""Refuse request bodies over the size limit with 413 before anything reads them."""
+"""Request checks before any view: body size (413), text the database cannot take (400)."""
 
 from django.conf import settings
 from django.http import JsonResponse
+
+from .safejson import text_problem
 
 
 class BodySizeLimitMiddleware:
@@ -19,4 +21,26 @@ class BodySizeLimitMiddleware:
                 {"detail": f"Request body too large: {length} bytes, the limit is {limit}."},
                 status=413,
             )
+        return self.get_response(request)
+
+
+class QueryTextMiddleware:
+    """Refuse a URL whose path or query string holds text the database cannot take (NUL,
+    lone surrogates): 400 naming the parameter, before a filter or lookup sends it to
+    PostgreSQL and fails with a 500. Covers the API and the admin alike."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if text_problem(request.path):
+            return JsonResponse({"detail": "The URL path contains a NUL character."}, status=400)
+        for key, values in request.GET.lists():
+            problem = text_problem(key)
+            if problem:
+                return JsonResponse({"detail": f"A query parameter name: {problem}"}, status=400)
+            for value in values:
+                problem = text_problem(value)
+                if problem:
+                    return JsonResponse({key: [problem]}, status=400)
         return self.get_response(request)

@@ -9,7 +9,7 @@ from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ from jobs.models import Job, Run
 
 from .filters import JobFilter
 from .permissions import JobAccess
+from .params import int_param
 from .serializers import (
     JobInputSerializer,
     JobSerializer,
@@ -130,7 +131,7 @@ class JobViewSet(
     @action(detail=True, methods=["get"], filterset_class=None)
     def upcoming(self, request, pk=None, **kwargs):
         job = self.get_object()
-        count = _count_param(request)
+        count = int_param(request, "count", default=10, minimum=1, maximum=100)
         times = timing.upcoming(job, after=timezone.now(), count=count)
         return Response(
             {
@@ -140,17 +141,6 @@ class JobViewSet(
                 "upcoming": times,
             }
         )
-
-
-def _count_param(request) -> int:
-    raw = request.query_params.get("count", "10")
-    try:
-        count = int(raw)
-    except ValueError:
-        raise serializers.ValidationError({"count": ["Expected an integer."]}) from None
-    if not 1 <= count <= 100:
-        raise serializers.ValidationError({"count": ["Must be between 1 and 100."]})
-    return count
 
 
 class RunViewSet(UUIDLookupMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -40,13 +40,19 @@ def pytest_runtest_logreport(report):
         harness.ALL_LAGS.extend(
             tuple(value) for name, value in report.user_properties if name == "e2e_fire_lag"
         )
+        harness.ALL_FIGURES.extend(
+            value for name, value in report.user_properties if name == "e2e_figure"
+        )
 
 
 def pytest_terminal_summary(terminalreporter):
     summary = harness.lag_summary()
-    if summary:
+    if summary or harness.ALL_FIGURES:
         terminalreporter.write_sep("-", "e2e")
+    if summary:
         terminalreporter.write_line(summary)
+    for line in harness.ALL_FIGURES:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

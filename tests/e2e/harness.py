@@ -75,6 +75,9 @@ PRODUCT_ENV = {
 FIRE_LAGS: list[tuple[str, float]] = []
 # Every lag reported this session, gathered from the test reports.
 ALL_LAGS: list[tuple[str, float]] = []
+# Figure lines of tests (user_properties "e2e_figure", e.g. the schemathesis run), gathered
+# from the test reports and printed in the summary.
+ALL_FIGURES: list[str] = []
 # Stacks currently up, so a failing test can show their logs.
 ACTIVE_STACKS: list[Stack] = []
 

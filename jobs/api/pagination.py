@@ -1,0 +1,33 @@
+"""Limit/offset pagination with a page size cap and strict parameters."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework.pagination import LimitOffsetPagination
+
+from .params import int_param
+
+# PostgreSQL's OFFSET is a bigint.
+MAX_OFFSET = 2**63 - 1
+
+
+class CappedLimitOffsetPagination(LimitOffsetPagination):
+    """`?limit=` from 1 to API_MAX_PAGE_SIZE and `?offset=` from 0: anything else, a
+    limit above the cap included, is a 400 naming the parameter and the limit (a page
+    silently smaller than asked for would read as the end of the list)."""
+
+    @property
+    def max_limit(self) -> int:
+        return settings.API_MAX_PAGE_SIZE
+
+    def get_limit(self, request) -> int:
+        return int_param(
+            request,
+            self.limit_query_param,
+            default=min(self.default_limit, self.max_limit),
+            minimum=1,
+            maximum=self.max_limit,
+        )
+
+    def get_offset(self, request) -> int:
+        return int_param(request, self.offset_query_param, default=0, minimum=0, maximum=MAX_OFFSET)

@@ -1,0 +1,53 @@
+"""Request body parsers that refuse what the service cannot store or walk (see safejson)."""
+
+from __future__ import annotations
+
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError, ValidationError
+
+from . import safejson
+
+
+class JSONParser(parsers.JSONParser):
+    """UTF-8 JSON (RFC 8259), nesting bounded by API_MAX_JSON_DEPTH, no NUL or lone
+    surrogate in any key or string: a 400 naming the path of the first bad value."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = stream.read() if stream is not None else b""
+        try:
+            return safejson.loads(raw)
+        except safejson.BadJSON as exc:
+            if not exc.path:
+                raise ParseError(exc.message) from None
+            raise ValidationError(exc.detail()) from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+
+
+def check_form(data) -> None:
+    """Refuse a form (a QueryDict) holding NUL or a lone surrogate in a name or value."""
+    for key, values in data.lists():
+        problem = safejson.text_problem(key)
+        if problem:
+            raise ParseError(f"A form field name: {problem}")
+        for value in values:
+            if isinstance(value, str):
+                problem = safejson.text_problem(value)
+                if problem:
+                    raise ValidationError({key: [problem]})
+
+
+class FormParser(parsers.FormParser):
+    """The browsable API's forms: NUL and lone surrogates refused per field."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        check_form(data)
+        return data
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        result = super().parse(stream, media_type, parser_context)
+        check_form(result.data)
+        return result
