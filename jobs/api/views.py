@@ -19,8 +19,8 @@ from jobs import selectors, services, timing
 from jobs.models import Job, Run
 
 from .filters import JobFilter
-from .permissions import JobAccess
 from .params import int_param
+from .permissions import JobAccess
 from .serializers import (
     JobInputSerializer,
     JobSerializer,
