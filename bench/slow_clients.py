@@ -203,6 +203,15 @@ def web_cpu_seconds(pid: int) -> float:
     return total
 
 
+def db_connections(bench: Bench) -> int:
+    """Sessions open on the bench database now (the web process's, once it is alone)."""
+    import psycopg
+
+    with psycopg.connect(bench.admin_url, autocommit=True) as conn:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+        return conn.execute(query, (bench.db_name,)).fetchone()[0]
+
+
 def make_token(bench: Bench) -> str:
     script = (
         "from django.contrib.auth import get_user_model\n"
@@ -238,9 +247,11 @@ def measure(bench: Bench, label: str, argv: list[str] | None, args, token: str) 
         cpu_before = web_cpu_seconds(pid)
         results["api"] = api = api_creations(base, token, args.api_seconds)
         api["cpu_ms"] = (web_cpu_seconds(pid) - cpu_before) * 1000 / max(1, api["n"])
+        api["db_connections"] = db_connections(bench)
         log(
             f"  -> {api['per_s']:.0f}/s, p50 {api['p50']:.0f} ms, p99 {api['p99']:.0f} ms, "
-            f"{api['errors']} errors, web CPU {api['cpu_ms']:.1f} ms per creation"
+            f"{api['errors']} errors, web CPU {api['cpu_ms']:.1f} ms per creation, "
+            f"{api['db_connections']} database connections open after"
         )
     finally:
         bench.stop("web")
@@ -268,6 +279,8 @@ def table(columns: dict[str, dict]) -> str:
                 f"p99 {r['api']['p99']:.0f} ms, {r['api']['errors']} errors"
             ),
         ),
+        ("web CPU per creation", lambda r: f"{r['api']['cpu_ms']:.1f} ms"),
+        ("database connections open after", lambda r: str(r["api"]["db_connections"])),
     ]
     lines = ["| figure | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for name, cell in rows:

@@ -28,6 +28,7 @@ from schedsite.env import env_float
 
 HEADER_TIMEOUT = env_float("WEB_HEADER_TIMEOUT", 10.0)  # seconds
 BODY_TIMEOUT = env_float("WEB_BODY_TIMEOUT", 60.0)  # seconds
+CLOSE_LINGER = 1.0  # seconds a timed-out connection is read (and dropped) before it is closed
 
 
 def _timeout_response(what: str, seconds: float) -> bytes:
@@ -53,6 +54,7 @@ class DeadlineH11Protocol(H11Protocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._waiting_for = "headers"  # "headers", "body", or "" once the request is in
         self._cycle_seen: object = None
+        self._closing = False
 
     # -- the deadline
 
@@ -81,8 +83,16 @@ class DeadlineH11Protocol(H11Protocol):
         )
         if not started:
             self.transport.write(_timeout_response(what, seconds))
-        # The application, if it is waiting for the body, sees a disconnect.
-        self.transport.close()
+        if self.cycle is not None and not self.cycle.response_complete:
+            # The application, waiting for the body, sees a disconnect.
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        # Close our side, then drop what the client still sends for a moment: closing with
+        # unread bytes would reset the connection, and the client could lose the 408.
+        self._closing = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(CLOSE_LINGER, self.transport.close)
 
     def _track(self) -> None:
         """Move the deadline along with what the parser has seen so far."""
@@ -110,6 +120,8 @@ class DeadlineH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
         if self._waiting_for == "" and self._deadline is None and self._response_done():
             # The first bytes of the next request on a kept-alive connection.
             self._arm("headers", self.header_timeout)

@@ -10,6 +10,8 @@ throughout, and a normal job creation must work meanwhile.
 from __future__ import annotations
 
 import contextlib
+import json
+import signal
 import socket
 import threading
 import time
@@ -92,6 +94,14 @@ def assert_health_answers(base_url: str, seconds: float) -> int:
     return answered
 
 
+def read_to_close(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (after its answer)."""
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    return answer
+
+
 def create_and_cancel(api) -> None:
     job = api.create_job(
         {"task": {"method": "GET", "uri": "http://127.0.0.1:9/never"}, "schedule": "in 1h"}
@@ -120,24 +130,21 @@ def test_a_body_over_the_limit_is_refused_413_before_it_is_sent(e2e_stack, alice
     host, port = e2e_stack.base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(body_head(alice.token, length=100 * 1024 * 1024))
-        answer = b""
-        while chunk := sock.recv(4096):  # the server closes the connection after its answer
-            answer += chunk
+        answer = read_to_close(sock)
     assert answer.startswith(b"HTTP/1.1 413 "), answer
     assert b"the limit is" in answer
 
 
-@pytest.fixture
-def short_deadlines_web(e2e_stack):
-    """A second web process, as the Procfile starts it, with 2 s header and body deadlines."""
+@contextlib.contextmanager
+def second_web(stack, name: str, **env: str):
+    """One more web process, as the Procfile starts it (1 process), with `env` on top."""
     port = free_port()
-    env = {**e2e_stack.env, "WEB_HEADER_TIMEOUT": "2", "WEB_BODY_TIMEOUT": "2"}
     process = Process(
-        "web-short-deadlines",
+        name,
         web_argv(f"127.0.0.1:{port}", workers=1, graceful_timeout="5"),
-        env=env,
+        env={**stack.env, **env},
         cwd=ROOT,
-        log=e2e_stack.workdir / "web-short-deadlines.log",
+        log=stack.workdir / f"{name}.log",
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -148,10 +155,18 @@ def short_deadlines_web(e2e_stack):
                 return requests.get(f"{base}/api/v1/health", timeout=2).status_code == 200
             return False
 
-        wait_until(healthy, timeout=60, interval=0.1, what="the second web process")
-        yield base
+        wait_until(healthy, timeout=60, interval=0.1, what=f"{name} to answer")
+        yield process, base
     finally:
         process.stop()
+
+
+@pytest.fixture
+def short_deadlines_web(e2e_stack):
+    """A second web process with 2 s header and body deadlines."""
+    env = {"WEB_HEADER_TIMEOUT": "2", "WEB_BODY_TIMEOUT": "2"}
+    with second_web(e2e_stack, "web-short-deadlines", **env) as (_, base):
+        yield base
 
 
 @pytest.mark.parametrize("phase", ["headers", "body"])
@@ -169,3 +184,22 @@ def test_a_slow_request_is_answered_408_and_closed_at_its_deadline(
         assert took < 4, f"closed after {took:.1f} s"
         sock.settimeout(2)
         assert sock.recv(4096) == b""  # closed
+
+
+def test_a_request_in_flight_at_sigterm_is_answered_before_web_exits(e2e_stack, alice):
+    body = json.dumps(
+        {"task": {"method": "GET", "uri": "http://127.0.0.1:9/never"}, "schedule": "in 1h"}
+    ).encode()
+    with second_web(e2e_stack, "web-graceful") as (process, base):
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(body_head(alice.token, length=len(body)) + body[:10])
+            time.sleep(0.5)
+            process.proc.send_signal(signal.SIGTERM)
+            time.sleep(1.0)
+            sock.sendall(body[10:])
+            answer = read_to_close(sock)
+        assert answer.startswith(b"HTTP/1.1 201 "), answer
+        assert process.proc.wait(10) == 0
+    job_id = json.loads(answer.split(b"\r\n\r\n", 1)[1])["id"]
+    assert alice.delete(f"jobs/{job_id}").status_code in (200, 204)
