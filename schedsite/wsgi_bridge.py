@@ -16,6 +16,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 BODY_IN_MEMORY = 1024 * 1024  # bytes of a body kept in memory; beyond, a temporary file
 
@@ -43,10 +44,17 @@ def build_environ(scope: dict, body: Any) -> dict:
     """A PEP 3333 environ for an ASGI HTTP scope."""
     server = scope.get("server") or ("localhost", 80)
     client = scope.get("client") or ("", 0)
+    script_name = scope.get("root_path", "").encode()
+    raw_path = scope.get("raw_path")
+    # PEP 3333: the path's bytes, %-decoded, as latin-1 (so bytes that are not UTF-8 reach
+    # Django as they came, as gunicorn passes them).
+    path = unquote_to_bytes(raw_path) if raw_path is not None else scope["path"].encode()
+    if script_name and path.startswith(script_name):
+        path = path[len(script_name) :]
     environ = {
         "REQUEST_METHOD": scope["method"],
-        "SCRIPT_NAME": scope.get("root_path", "").encode().decode("latin-1"),
-        "PATH_INFO": scope["path"].encode().decode("latin-1"),
+        "SCRIPT_NAME": script_name.decode("latin-1"),
+        "PATH_INFO": path.decode("latin-1"),
         "QUERY_STRING": scope["query_string"].decode("latin-1"),
         "SERVER_NAME": str(server[0]),
         "SERVER_PORT": str(server[1] or 80),
