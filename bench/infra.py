@@ -226,7 +226,12 @@ class Bench:
         return process
 
     def start_web(
-        self, *, workers: int = 2, threads: int = 4, argv: list[str] | None = None
+        self,
+        *,
+        workers: int = 2,
+        threads: int = 4,
+        argv: list[str] | None = None,
+        name: str = "web",
     ) -> str:
         """The web process as the Procfile starts it (or `argv`, with {bind} filled in);
         return its base URL once healthy."""
@@ -236,12 +241,12 @@ class Bench:
             argv = web_argv(bind, workers=workers, threads=threads)
         else:
             argv = [arg.replace("{bind}", bind) for arg in argv]
-        self.start("web", argv)
+        self.start(name, argv)
         base = f"http://127.0.0.1:{port}"
 
         def healthy() -> bool:
-            if not self.processes["web"].alive():
-                raise RuntimeError(f"web exited:\n{tail(self.processes['web'].log)}")
+            if not self.processes[name].alive():
+                raise RuntimeError(f"{name} exited:\n{tail(self.processes[name].log)}")
             try:
                 return requests.get(f"{base}/api/v1/health", timeout=2).status_code == 200
             except requests.RequestException:

@@ -11,8 +11,10 @@ bench/infra.py), then, one phase after the other:
   the same probes;
 - `API creations`: `POST /api/v1/jobs` from 16 client threads, as `python -m bench` does.
 
-`--before` runs the same on the web line the Procfile had before issue 12 (gunicorn's
-gthread worker, 2 processes x 4 threads) and prints both side by side. A figure, not a test.
+`--before` also starts the web line the Procfile had before issue 12 (gunicorn's gthread
+worker, 2 processes x 4 threads), runs the same on it and prints both side by side; the
+creation rounds alternate between the two, so a busy moment of the machine falls on both.
+A figure, not a test.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import http.client
 import json
 import os
 import socket
+import statistics
 import tempfile
 import threading
 import time
@@ -48,6 +51,8 @@ BEFORE = [
     "20",
     "--no-control-socket",
 ]
+
+ROUNDS = 4  # API creation rounds per web, taken in turns
 
 HEADERS_TRICKLE = b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 4000
 BODY_HEAD = (
@@ -223,39 +228,50 @@ def make_token(bench: Bench) -> str:
     return next(line.split()[1] for line in out.splitlines() if line.startswith("TOKEN "))
 
 
-def measure(bench: Bench, label: str, argv: list[str] | None, args, token: str) -> dict:
-    log(f"{label}: starting web")
-    base = bench.start_web(argv=argv)
+def slow_phases(base: str, label: str, args, token: str) -> dict:
     results: dict = {}
-    try:
-        for phase in ("headers", "body"):
-            log(f"{label}: {args.sockets} slow sockets ({phase}), health probed {args.seconds:g} s")
-            body = BODY_HEAD.format(token=token) if phase == "body" else ""
-            with SlowSockets(base, args.sockets, body=body) as slow:
-                time.sleep(1.0)  # let them connect and take what they can
-                health = probe_health(base, args.seconds)
-            health.update(opened=slow.opened, closed_after=slow.closed_after)
-            results[phase] = health
-            log(
-                f"  -> health {health['ok']} ok, {health['failures']} failed, "
-                f"p50 {health['p50']:.0f} ms, max {health['max']:.0f} ms, longest gap "
-                f"{health['longest_gap_s']:.1f} s; sockets opened {slow.opened}"
-            )
-            time.sleep(2.0)
-        log(f"{label}: API creations, 16 clients, {args.api_seconds:g} s")
-        pid = bench.processes["web"].proc.pid
-        cpu_before = web_cpu_seconds(pid)
-        results["api"] = api = api_creations(base, token, args.api_seconds)
-        api["cpu_ms"] = (web_cpu_seconds(pid) - cpu_before) * 1000 / max(1, api["n"])
-        api["db_connections"] = db_connections(bench)
+    for phase in ("headers", "body"):
+        log(f"{label}: {args.sockets} slow sockets ({phase}), health probed {args.seconds:g} s")
+        body = BODY_HEAD.format(token=token) if phase == "body" else ""
+        with SlowSockets(base, args.sockets, body=body) as slow:
+            time.sleep(1.0)  # let them connect and take what they can
+            health = probe_health(base, args.seconds)
+        health.update(opened=slow.opened, closed_after=slow.closed_after)
+        results[phase] = health
         log(
-            f"  -> {api['per_s']:.0f}/s, p50 {api['p50']:.0f} ms, p99 {api['p99']:.0f} ms, "
-            f"{api['errors']} errors, web CPU {api['cpu_ms']:.1f} ms per creation, "
-            f"{api['db_connections']} database connections open after"
+            f"  -> health {health['ok']} ok, {health['failures']} failed, "
+            f"p50 {health['p50']:.0f} ms, max {health['max']:.0f} ms, longest gap "
+            f"{health['longest_gap_s']:.1f} s; sockets opened {slow.opened}"
         )
-    finally:
-        bench.stop("web")
+        time.sleep(2.0)
     return results
+
+
+def creations(bench: Bench, webs: dict[str, tuple[str, str]], args, token: str) -> dict:
+    """API creations on each web in turn, `ROUNDS` times, so that each sees the same
+    moments of a shared machine; the rates and latencies of all its rounds together."""
+    rounds = {label: [] for label in webs}
+    cpu = dict.fromkeys(webs, 0.0)
+    for i in range(ROUNDS):
+        for label, (name, base) in webs.items():
+            pid = bench.processes[name].proc.pid
+            before = web_cpu_seconds(pid)
+            rounds[label].append(api_creations(base, token, args.api_seconds / ROUNDS))
+            cpu[label] += web_cpu_seconds(pid) - before
+            r = rounds[label][-1]
+            log(f"  {label} round {i + 1}: {r['per_s']:.0f}/s, p50 {r['p50']:.0f} ms")
+    out = {}
+    for label, results in rounds.items():
+        done = sum(r["n"] for r in results)
+        out[label] = {
+            "per_s": sum(r["per_s"] for r in results) / len(results),
+            "rounds": [round(r["per_s"]) for r in results],
+            "p50": statistics.median(r["p50"] for r in results),
+            "p99": max(r["p99"] for r in results),
+            "errors": sum(r["errors"] for r in results),
+            "cpu_ms": cpu[label] * 1000 / max(1, done),
+        }
+    return out
 
 
 def table(columns: dict[str, dict]) -> str:
@@ -275,12 +291,12 @@ def table(columns: dict[str, dict]) -> str:
         (
             "API creations/s (16 clients)",
             lambda r: (
-                f"{r['api']['per_s']:.0f}/s, p50 {r['api']['p50']:.0f} ms, "
-                f"p99 {r['api']['p99']:.0f} ms, {r['api']['errors']} errors"
+                f"{r['api']['per_s']:.0f}/s (rounds {r['api']['rounds']}), "
+                f"p50 {r['api']['p50']:.0f} ms, p99 {r['api']['p99']:.0f} ms, "
+                f"{r['api']['errors']} errors"
             ),
         ),
         ("web CPU per creation", lambda r: f"{r['api']['cpu_ms']:.1f} ms"),
-        ("database connections open after", lambda r: str(r["api"]["db_connections"])),
     ]
     lines = ["| figure | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for name, cell in rows:
@@ -302,12 +318,23 @@ def main(argv: list[str] | None = None) -> int:
     with Bench(workdir) as bench:
         bench.manage("migrate", "--noinput", "-v", "0")
         token = make_token(bench)
+        variants = {"now: the Procfile's web": None}
         if args.before:
-            columns["before: gthread 2x4"] = measure(bench, "before", BEFORE, args, token)
-        columns["now: the Procfile's web"] = measure(bench, "now", None, args, token)
+            variants = {"before: gthread 2x4": BEFORE, **variants}
+        webs = {}
+        for i, (label, argv) in enumerate(variants.items()):
+            log(f"starting {label}")
+            webs[label] = (f"web{i}", bench.start_web(argv=argv, name=f"web{i}"))
+        for label, (_, base) in webs.items():
+            columns[label] = slow_phases(base, label, args, token)
+        log(f"API creations, 16 clients, {ROUNDS} rounds of {args.api_seconds / ROUNDS:g} s each")
+        for label, api in creations(bench, webs, args, token).items():
+            columns[label]["api"] = api
+        connections = db_connections(bench)
     print()
     print(f"{args.sockets} slow sockets, 1 byte every 2 s; health probed 4/s, {args.seconds:g} s")
     print(table(columns))
+    print(f"database connections open after the creations, all webs together: {connections}")
     print(f"\nlogs in {workdir}")
     return 0
 
