@@ -19,25 +19,43 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 BODY_IN_MEMORY = 1024 * 1024  # bytes of a body kept in memory; beyond, a temporary file
+# gunicorn's defaults (--limit-request-line, --limit-request-fields, --limit-request-field-size),
+# which the web process had before it ran uvicorn's parser.
+MAX_TARGET = 4094  # bytes of the request target (path and query)
+MAX_HEADERS = 100
+MAX_HEADER_FIELD = 8190  # bytes of one header, name and value
 
 
 class BodyTooLarge(Exception):
     pass
 
 
-def _too_large(length: int | None, limit: int) -> tuple[int, list, list[bytes]]:
-    detail = (
-        f"Request body too large: {length} bytes, the limit is {limit}."
-        if length is not None
-        else f"Request body too large: the limit is {limit} bytes."
-    )
+def _refusal(status: int, detail: str) -> tuple[int, list, list[bytes]]:
     body = json.dumps({"detail": detail}).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]
-    return 413, headers, [body]
+    return status, headers, [body]
+
+
+def _too_large(length: int | None, limit: int) -> tuple[int, list, list[bytes]]:
+    if length is not None:
+        return _refusal(413, f"Request body too large: {length} bytes, the limit is {limit}.")
+    return _refusal(413, f"Request body too large: the limit is {limit} bytes.")
+
+
+def _over_header_limits(scope: dict) -> tuple[int, list, list[bytes]] | None:
+    target = len(scope.get("raw_path") or scope["path"].encode()) + len(scope["query_string"])
+    if target > MAX_TARGET:
+        return _refusal(414, f"Request target too long: the limit is {MAX_TARGET} bytes.")
+    headers = scope["headers"]
+    if len(headers) > MAX_HEADERS:
+        return _refusal(431, f"Too many request headers: the limit is {MAX_HEADERS}.")
+    if any(len(name) + len(value) > MAX_HEADER_FIELD for name, value in headers):
+        return _refusal(431, f"Request header too large: the limit is {MAX_HEADER_FIELD} bytes.")
+    return None
 
 
 def build_environ(scope: dict, body: Any) -> dict:
@@ -99,11 +117,15 @@ class BufferedWSGI:
         if scope["type"] != "http":
             return
         with tempfile.SpooledTemporaryFile(max_size=BODY_IN_MEMORY) as body:
-            try:
-                if not await self._read_body(scope, receive, body):
-                    return  # the client went away
-            except BodyTooLarge as exc:
-                status, headers, chunks = _too_large(exc.args[0], self.max_body or 0)
+            refused = _over_header_limits(scope)
+            if not refused:
+                try:
+                    if not await self._read_body(scope, receive, body):
+                        return  # the client went away
+                except BodyTooLarge as exc:
+                    refused = _too_large(exc.args[0], self.max_body or 0)
+            if refused:
+                status, headers, chunks = refused
             else:
                 body.seek(0)
                 environ = build_environ(scope, body)

@@ -131,3 +131,21 @@ def test_a_body_within_the_limit_reaches_the_application(body):
     wsgi = Recorder()
     call(BufferedWSGI(wsgi, max_body=2), scope(), [{"type": "http.request", "body": body}])
     assert wsgi.calls[0]["body"] == body
+
+
+@pytest.mark.parametrize(
+    ("status", "request_scope"),
+    [
+        (414, scope("/" + "a" * 4094)),
+        (431, scope(headers=[(b"x-a", b"1")] * 101)),
+        (431, scope(headers=[(b"x-a", b"b" * 8190)])),
+    ],
+)
+def test_it_refuses_what_exceeds_gunicorns_request_limits_before_the_body(status, request_scope):
+    wsgi = Recorder()
+    messages = [{"type": "http.request", "body": b"{}"}]
+    sent = call(BufferedWSGI(wsgi), request_scope, messages)
+    assert sent[0]["status"] == status
+    assert (b"connection", b"close") in sent[0]["headers"]
+    assert messages, "the body was read"
+    assert not wsgi.calls
