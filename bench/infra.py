@@ -28,6 +28,7 @@ from tests.e2e.harness import (
     manage,
     tail,
     wait_until,
+    web_argv,
 )
 
 __all__ = [
@@ -235,32 +236,28 @@ class Bench:
             self.wait_log(name, "beat: Starting")
         return process
 
-    def start_web(self, *, workers: int = 2, threads: int = 4) -> str:
-        """gunicorn as the Procfile starts it; return its base URL once healthy."""
+    def start_web(
+        self,
+        *,
+        workers: int = 2,
+        threads: int = 4,
+        argv: list[str] | None = None,
+        name: str = "web",
+    ) -> str:
+        """The web process as the Procfile starts it (or `argv`, with {bind} filled in);
+        return its base URL once healthy."""
         port = free_port()
-        self.start(
-            "web",
-            [
-                str(VENV_BIN / "gunicorn"),
-                "schedsite.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-                "--access-logfile",
-                "-",
-                "--graceful-timeout",
-                "20",
-                "--no-control-socket",
-            ],
-        )
+        bind = f"127.0.0.1:{port}"
+        if argv is None:
+            argv = web_argv(bind, workers=workers, threads=threads)
+        else:
+            argv = [arg.replace("{bind}", bind) for arg in argv]
+        self.start(name, argv)
         base = f"http://127.0.0.1:{port}"
 
         def healthy() -> bool:
-            if not self.processes["web"].alive():
-                raise RuntimeError(f"web exited:\n{tail(self.processes['web'].log)}")
+            if not self.processes[name].alive():
+                raise RuntimeError(f"{name} exited:\n{tail(self.processes[name].log)}")
             try:
                 return requests.get(f"{base}/api/v1/health", timeout=2).status_code == 200
             except requests.RequestException:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -131,6 +133,43 @@ def celery_worker_argv(
         "--hostname",
         hostname,
     ]
+
+
+_PROCFILE_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)")
+
+
+def procfile_argv(name: str, env: dict[str, str], procfile: Path | None = None) -> list[str]:
+    """The argv of the Procfile's `name` line, its ${VAR:-default} filled from `env` (as a
+    shell would), its program taken from this checkout's virtualenv."""
+    path = procfile or ROOT / "Procfile"
+    for line in path.read_text().splitlines():
+        key, sep, command = line.partition(":")
+        if sep and key.strip() == name:
+            break
+    else:
+        raise KeyError(f"no {name!r} line in {path}")
+
+    def value(match: re.Match) -> str:
+        var = match.group(1) or match.group(3)
+        found = env.get(var)
+        if found:
+            return found
+        return match.group(2) or ""
+
+    argv = shlex.split(_PROCFILE_VARIABLE.sub(value, command))
+    if (VENV_BIN / argv[0]).exists():
+        argv[0] = str(VENV_BIN / argv[0])
+    return argv
+
+
+def web_argv(bind: str, *, workers: int = 2, threads: int = 4, **options: str) -> list[str]:
+    """The web process exactly as the Procfile starts it, on `bind`; `options` are gunicorn
+    options added after it (`graceful_timeout="5"` -> `--graceful-timeout 5`), which win."""
+    env = {"WEB_BIND": bind, "WEB_CONCURRENCY": str(workers), "WEB_THREADS": str(threads)}
+    argv = procfile_argv("web", env)
+    for option, value in options.items():
+        argv += [f"--{option.replace('_', '-')}", value]
+    return argv
 
 
 def manage(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:
@@ -517,26 +556,8 @@ class Stack:
             process.stop()
 
     def _spawn_all(self) -> None:
-        self._spawn(
-            "web",
-            [
-                str(VENV_BIN / "gunicorn"),
-                "schedsite.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.web_port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-                "--graceful-timeout",
-                "5",
-                # Not the shared default ~/.gunicorn/gunicorn.ctl (another gunicorn may own it).
-                "--control-socket",
-                str(self.workdir / "gunicorn.ctl"),
-            ],
-        )
+        # The Procfile's own `web` line; a shorter graceful stop for the tests.
+        self._spawn("web", web_argv(f"127.0.0.1:{self.web_port}", graceful_timeout="5"))
         self._spawn("worker", self.worker_argv())
         self._spawn("beat", self.beat_argv("beat"))
 
