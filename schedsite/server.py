@@ -145,6 +145,11 @@ class Worker(UvicornWorker):
         "http": DeadlineH11Protocol,
         # Django's ASGI handler does not implement the lifespan protocol.
         "lifespan": "off",
+        # The client is the connection's peer: uvicorn would otherwise take X-Forwarded-For
+        # from any peer on FORWARDED_ALLOW_IPS (loopback by default), so a client on the host
+        # could pose as any address. Proxies are trusted only through PROXY_COUNT
+        # (schedsite/client_ip.py).
+        "proxy_headers": False,
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
