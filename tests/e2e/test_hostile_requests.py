@@ -161,5 +161,5 @@ def test_no_crafted_request_gets_a_server_error(e2e_stack, alice, anon, record_p
                 )
     line = f"hostile requests: {answered} answered, {len(errors)} server errors"
     print(f"\n[e2e] {line}")
-    record_property("figure", line)
+    record_property("e2e_figure", line)
     assert not errors, "\n".join(errors[:30])
