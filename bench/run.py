@@ -18,7 +18,6 @@ import platform
 import shlex
 import statistics
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from typing import Any
 
 from tests.broker import queued
 
+from .api_load import post_jobs
 from .infra import ROOT, Bench, CpuMonitor, TargetClient, rss_mib, wal_bytes
 from .stats import cpu_seconds, summary_ms
 
@@ -118,16 +118,10 @@ def log(msg: str) -> None:
 
 
 def setup_django(bench: Bench) -> None:
-    for key in (
-        "SECRET_KEY",
-        "DEBUG",
-        "DJANGO_SETTINGS_MODULE",
-        "DATABASE_URL",
-        "REDIS_URL",
-        "VAR_DIR",
-        "MAX_JOBS_PER_USER",
-    ):
-        os.environ[key] = bench.env[key]
+    # The product's settings of the bench's processes (database, limits, egress), here too.
+    for key, value in bench.env.items():
+        if key != "PATH":
+            os.environ[key] = value
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
@@ -604,64 +598,13 @@ def bench_api(ctx: Ctx, clients: int = 16) -> None:
         ctx.web_url = b.start_web()
     seconds = ctx.mode.api_seconds
     log(f"API: POST /jobs from {clients} client threads for {seconds:g} s (gunicorn 2x4)")
-    headers = {"Authorization": f"Token {ctx.token}", "Content-Type": "application/json"}
-    body = json.dumps(
-        {
-            "task": {"method": "POST", "uri": f"{ctx.target_url}/api", "body": {"a": 1}},
-            "schedule": {"every": "1h"},
-        }
+    out = post_jobs(
+        ctx.web_url, ctx.token, seconds, target=f"{ctx.target_url}/api", clients=clients
     )
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    start = threading.Event()
-    stop_at = [0.0]
-
-    def client() -> None:
-        conn = http.client.HTTPConnection(ctx.web_url.removeprefix("http://"), timeout=30)
-        mine, bad = [], 0
-        start.wait()
-        while time.monotonic() < stop_at[0]:
-            t = time.perf_counter()
-            try:
-                conn.request("POST", "/api/v1/jobs", body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                ok = response.status == 201
-            except (OSError, http.client.HTTPException):
-                ok = False
-                conn.close()
-                conn = http.client.HTTPConnection(ctx.web_url.removeprefix("http://"), timeout=30)
-            if ok:
-                mine.append(time.perf_counter() - t)
-            else:
-                bad += 1
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-            errors[0] += bad
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    began = time.monotonic()
-    stop_at[0] = began + seconds
-    start.set()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - began
-    created = Job.objects.count()
-    out = summary_ms(latencies)
-    out.update(
-        clients=clients,
-        seconds=elapsed,
-        per_s=len(latencies) / elapsed,
-        errors=errors[0],
-        created=created,
-    )
+    out.update(clients=clients, created=Job.objects.count())
     log(
         f"  -> {out['per_s']:,.0f} creations/s, p50 {out['p50']:.0f} ms, p99 {out['p99']:.0f} ms, "
-        f"{errors[0]} errors"
+        f"{out['errors']} errors"
     )
     ctx.results["api"] = out
     ctx.quiet()

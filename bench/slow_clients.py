@@ -20,8 +20,6 @@ A figure, not a test.
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import os
 import socket
 import statistics
@@ -32,6 +30,7 @@ from pathlib import Path
 
 import requests
 
+from .api_load import post_jobs
 from .infra import VENV_BIN, Bench
 from .stats import cpu_seconds, summary_ms
 
@@ -140,57 +139,8 @@ def probe_health(base_url: str, seconds: float) -> dict:
 
 
 def api_creations(base_url: str, token: str, seconds: float, clients: int = 16) -> dict:
-    """POST /api/v1/jobs from `clients` threads for `seconds` (bench/run.py's `bench_api`)."""
-    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-    body = json.dumps(
-        {
-            "task": {"method": "POST", "uri": "http://127.0.0.1:9/api", "body": {"a": 1}},
-            "schedule": {"every": "1h"},
-        }
-    )
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    start = threading.Event()
-    stop_at = [0.0]
-    address = base_url.removeprefix("http://")
-
-    def client() -> None:
-        conn = http.client.HTTPConnection(address, timeout=30)
-        mine, bad = [], 0
-        start.wait()
-        while time.monotonic() < stop_at[0]:
-            t = time.perf_counter()
-            try:
-                conn.request("POST", "/api/v1/jobs", body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                ok = response.status == 201
-            except (OSError, http.client.HTTPException):
-                ok = False
-                conn.close()
-                conn = http.client.HTTPConnection(address, timeout=30)
-            if ok:
-                mine.append(time.perf_counter() - t)
-            else:
-                bad += 1
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-            errors[0] += bad
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    began = time.monotonic()
-    stop_at[0] = began + seconds
-    start.set()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - began
-    out = summary_ms(latencies)
-    out.update(per_s=len(latencies) / elapsed, errors=errors[0])
-    return out
+    """POST /api/v1/jobs from `clients` threads for `seconds` (as bench/run.py's `bench_api`)."""
+    return post_jobs(base_url, token, seconds, target="http://127.0.0.1:9/api", clients=clients)
 
 
 def web_cpu_seconds(pid: int) -> float:
