@@ -9,6 +9,8 @@ from django.contrib.auth.models import Permission
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.e2e import harness
+
 
 def _user(django_user_model, username: str, **extra):
     return django_user_model.objects.create_user(username, f"{username}@example.com", "pw", **extra)
@@ -76,3 +78,25 @@ def broker():
     yield client
     client.flushdb()
     client.close()
+
+
+# The e2e tests' figures (fire lags, figure lines) reach this process in their reports, also
+# from pytest-xdist's workers: the controller loads this file, not tests/e2e/conftest.py.
+def pytest_runtest_logreport(report):
+    if report.when == "teardown":
+        harness.ALL_LAGS.extend(
+            tuple(value) for name, value in report.user_properties if name == "e2e_fire_lag"
+        )
+        harness.ALL_FIGURES.extend(
+            value for name, value in report.user_properties if name == "e2e_figure"
+        )
+
+
+def pytest_terminal_summary(terminalreporter):
+    summary = harness.lag_summary()
+    if summary or harness.ALL_FIGURES:
+        terminalreporter.write_sep("-", "e2e")
+    if summary:
+        terminalreporter.write_line(summary)
+    for line in harness.ALL_FIGURES:
+        terminalreporter.write_line(line)

@@ -35,26 +35,6 @@ def pytest_runtest_makereport(item, call):
             report.sections.append((f"e2e logs ({report.when})", stack.log_tails()))
 
 
-def pytest_runtest_logreport(report):
-    if report.when == "teardown":
-        harness.ALL_LAGS.extend(
-            tuple(value) for name, value in report.user_properties if name == "e2e_fire_lag"
-        )
-        harness.ALL_FIGURES.extend(
-            value for name, value in report.user_properties if name == "e2e_figure"
-        )
-
-
-def pytest_terminal_summary(terminalreporter):
-    summary = harness.lag_summary()
-    if summary or harness.ALL_FIGURES:
-        terminalreporter.write_sep("-", "e2e")
-    if summary:
-        terminalreporter.write_line(summary)
-    for line in harness.ALL_FIGURES:
-        terminalreporter.write_line(line)
-
-
 @pytest.fixture(scope="session")
 def e2e_stack(tmp_path_factory):
     """Redis, a fresh database, migrations, users alice and bob, web + worker + beat.
