@@ -21,7 +21,12 @@ run: venv
 
 # The whole suite on PostgreSQL, the fault-injection suite, then the API and end-to-end
 # smoke tests on SQLite.
-test: test-postgres test-faults test-sqlite
+test: imports test-postgres test-faults test-sqlite
+
+# The import map of docs/design.md ("Layout"): pyproject.toml's import-linter contracts.
+.PHONY: imports
+imports: venv
+	$(BIN)/lint-imports
 
 test-postgres: venv podman
 	DATABASE_URL=$(TEST_DATABASE_URL) SCHED_PODMAN_DIR=$(PODMAN_DIR) \

@@ -27,6 +27,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections
 
+from . import runner
+
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
@@ -59,13 +61,11 @@ def _run_pool() -> ThreadPoolExecutor:
 
 
 def _execute(run_id: str) -> str | None:
-    from .runner import execute
-
     # As around each Celery task (schedsite/celery.py): drop connections Django deems
     # old or broken before and after the run.
     close_old_connections()
     try:
-        return execute(run_id)
+        return runner.execute(run_id)
     finally:
         close_old_connections()
 

@@ -1,14 +1,14 @@
 """Put planned runs on the queue of their task type.
 
 The messages are those of `execute_run.apply_async(args=[run id], queue=queue_for(type),
-eta=..., expires=...)`: built by the same Celery message factory and sent by the same
-sender (`app.amqp.send_task_message`: headers, routing, delivery mode, publish signals),
-so the worker runs them unchanged and acks them late as the task says. What differs is
-the cost: one producer for the whole call, task options and routes resolved once, each
-queue declared once, and the messages sent in kombu's `Producer.batch()` (a
-non-transactional Redis pipeline): one round trip per PUBLISH_CHUNK messages instead of
-a pooled producer, option merging and a round trip per message. `make bench` measured
-15,000-19,000 messages/s this way against 1,600-2,400/s for `apply_async` one at a time.
+eta=..., expires=...)`, the task named, not imported (EXECUTE_RUN, EXECUTE_RUNS): built by
+the same Celery message factory and sent by the same sender (`app.amqp.send_task_message`:
+headers, routing, delivery mode, publish signals), so the worker runs them unchanged and
+acks them late as the task says. What differs is the cost: one producer for the whole
+call, task options and routes resolved once, each queue declared once, and the messages
+sent in kombu's `Producer.batch()` (a non-transactional Redis pipeline): one round trip
+per PUBLISH_CHUNK messages instead of a pooled producer, option merging and a round trip
+per message (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from itertools import islice
 
+from celery import current_app
 from celery.utils import uuid
 from celery.utils.nodenames import anon_nodename
 from django.conf import settings
@@ -28,6 +29,11 @@ from executors.registry import queue_for
 from .models import Run
 
 log = logging.getLogger(__name__)
+
+# The worker's entry points (jobs/tasks.py registers them under these names). Messages name
+# them; this module never imports the worker's side.
+EXECUTE_RUN = "jobs.execute_run"  # args: [run id]
+EXECUTE_RUNS = "jobs.execute_runs"  # args: [run ids, due times (epoch seconds)]
 
 # Messages per Redis pipeline (one round trip). A chunk the broker refuses is counted
 # unsent as a whole: its runs stay pending and the reaper publishes them again.
@@ -145,11 +151,10 @@ class _Message:
 class _TaskMessages:
     """What `send_task` works out for every message of one task, worked out once."""
 
-    def __init__(self, task) -> None:
-        app = task.app
+    def __init__(self, app, name: str) -> None:
         self.app = app
-        self.task = app.tasks[task.name]  # the task itself, not the shared_task proxy
-        self.name = self.task.name
+        self.task = app.tasks[name]  # registered by the app's task autodiscovery
+        self.name = name
         self.create = app.amqp.create_task_message
         # What send_task passes to create_task_message for every message of this task.
         self.fixed = {
@@ -185,20 +190,17 @@ class _Sender:
     `send_task`), with what does not change from one message to the next worked out once."""
 
     def __init__(self, now: datetime):
-        from .tasks import execute_run, execute_runs
-
         self.now = now
-        self.single, self.bundled = execute_run, execute_runs
         # Worked out at the first message of each (a `now` job never sends a bundle). Per
         # call, as apply_async would: `reply_to` names the calling thread.
         self.tasks: dict[str, _TaskMessages] = {}
-        self.app = execute_run.app
+        self.app = current_app
         self.send_task_message = self.app.amqp.send_task_message
 
-    def _messages_of(self, task) -> _TaskMessages:
-        found = self.tasks.get(task.name)
+    def _messages_of(self, name: str) -> _TaskMessages:
+        found = self.tasks.get(name)
         if found is None:
-            found = self.tasks[task.name] = _TaskMessages(task)
+            found = self.tasks[name] = _TaskMessages(self.app, name)
         return found
 
     def build(self, bundle: _Bundle, *, eta: datetime | None, expires: datetime) -> _Message:
@@ -209,11 +211,11 @@ class _Sender:
             # saferepr of a one-string list is its repr (a run id is far below the
             # 1,024-character limit): worked out here, it costs a tenth.
             argsrepr = repr(args)
-            task = self._messages_of(self.single)
+            task = self._messages_of(EXECUTE_RUN)
         else:
             args = [bundle.run_ids, [due.timestamp() for due in bundle.dues]]
             argsrepr = f"[{len(bundle.run_ids)} runs, first {bundle.run_ids[0]}]"
-            task = self._messages_of(self.bundled)
+            task = self._messages_of(EXECUTE_RUNS)
         message = task.create(
             uuid(), task.name, args, {}, eta=eta, expires=expires, argsrepr=argsrepr, **task.fixed
         )

@@ -10,9 +10,9 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from .attempts import plan_next_attempt
 from .models import Run, RunStatus, Trigger
 from .publish import publish
-from .runner import plan_next_attempt
 from .settle import settle_jobs
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -18,12 +18,12 @@ from executors.base import Outcome, RunContext
 from executors.registry import get_executor
 
 from . import runner_sql
+from .attempts import plan_next_attempt
 from .heartbeat import Heartbeat
 from .models import ACTIVE_JOB_STATUSES, Concurrency, Job, JobStatus, Run, RunStatus, Trigger
 from .owners import egress_unrestricted
 from .publish import publish
-from .retry import RetryPolicy
-from .settle import end_unplannable, settle_jobs
+from .settle import settle_jobs
 
 log = logging.getLogger(__name__)
 
@@ -211,44 +211,6 @@ def finish(run: Run, outcome: Outcome) -> bool:
     if retry_run is not None:
         _publish_if_due(retry_run)
     return True
-
-
-def plan_next_attempt(job: Job, run: Run, trigger: str, *, now) -> Run | None:
-    """Create the next attempt of a fire, if the job still wants it."""
-    if job.status not in ACTIVE_JOB_STATUSES or job.revision != run.job_revision:
-        return None
-    try:
-        policy = RetryPolicy.from_json(job.retry or None)
-        if trigger == Trigger.RETRY:
-            if not policy.can_retry(run.attempt):
-                return None
-            due = now + policy.delay_after(run.attempt)
-        else:  # recovery of a lost run: always, at once
-            due = now
-    except Exception as exc:  # a policy that cannot be read or computed ends this job only
-        end_unplannable(job.id, exc)
-        return None
-    # The unique key (job, revision, due time, attempt) holds across the job's fires: two
-    # fires of one job lost in one reaper pass were both planned at the pass's `now`, the
-    # second insert failed, and it rolled back the whole pass, every pass after it too (no
-    # lost run was ever recovered again; found by tests/faults). Another due time a
-    # microsecond later is the same moment for the attempt; a savepoint keeps the caller's
-    # transaction usable after the conflict.
-    for nudge in range(1000):
-        try:
-            with transaction.atomic():
-                return Run.objects.create(
-                    job=job,
-                    job_revision=job.revision,
-                    due_at=due + timedelta(microseconds=nudge),
-                    attempt=run.attempt + 1,
-                    trigger=trigger,
-                    idempotency_key=run.idempotency_key,
-                    status=RunStatus.PENDING,
-                )
-        except IntegrityError:
-            continue
-    raise IntegrityError(f"no free due time for attempt {run.attempt + 1} of run {run.id}")
 
 
 def _publish_if_due(run: Run) -> None:

@@ -148,7 +148,7 @@ class Worker(UvicornWorker):
         # The client is the connection's peer: uvicorn would otherwise take X-Forwarded-For
         # from any peer on FORWARDED_ALLOW_IPS (loopback by default), so a client on the host
         # could pose as any address. Proxies are trusted only through PROXY_COUNT
-        # (schedsite/client_ip.py).
+        # (jobs/api/client_ip.py).
         "proxy_headers": False,
     }
 

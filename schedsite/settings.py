@@ -145,7 +145,7 @@ AXES_FAILURE_LIMIT = max(LOGIN_FAILURE_LIMIT, 1)
 AXES_COOLOFF_TIME = timedelta(seconds=env_float("LOGIN_COOLOFF", 900.0))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True  # a login that succeeds forgets the pair's earlier failures
-AXES_CLIENT_IP_CALLABLE = "schedsite.client_ip.client_ip"  # the same address as throttling
+AXES_CLIENT_IP_CALLABLE = "jobs.api.client_ip.client_ip"  # the same address as throttling
 AXES_LOCKOUT_CALLABLE = "schedsite.login_lockout.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True  # failed attempts are kept; no row per successful login
 
@@ -222,7 +222,7 @@ API_THROTTLE_RATES = {
 # exempt; 0: no limit.
 MAX_JOBS_PER_USER = env_int("MAX_JOBS_PER_USER", 10_000)
 # Reverse proxies in front of gunicorn that append the client's address to
-# X-Forwarded-For; 0: the client is the peer address (schedsite/client_ip.py).
+# X-Forwarded-For; 0: the client is the peer address (jobs/api/client_ip.py).
 PROXY_COUNT = env_int("PROXY_COUNT", 0)
 # Input bounds of the API (docs/security.md, Input limits): the largest page `?limit=`
 # may ask for (more is a 400), and the deepest nesting of a JSON body (arrays, objects).

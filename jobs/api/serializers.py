@@ -13,6 +13,7 @@ from jobs.limits import Limits
 from jobs.models import Concurrency, Job, Run
 from jobs.retry import RetryError, parse_retry
 from jobs.schedules import Schedule, ScheduleError, get_zone, parse_schedule
+from jobs.selectors import run_counts
 
 from .fields import AnyJSONField, DurationSecondsField, StrictSerializer
 
@@ -322,8 +323,6 @@ class JobSerializer(serializers.ModelSerializer):
     def get_counts(self, job: Job) -> dict[str, int]:
         counts = getattr(job, "run_counts", None)
         if counts is None:
-            from jobs.selectors import run_counts
-
             counts = run_counts(job)
         return counts
 

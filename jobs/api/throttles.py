@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
-from schedsite.client_ip import client_ip
+from .client_ip import client_ip
 
 log = logging.getLogger(__name__)
 
