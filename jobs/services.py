@@ -118,12 +118,20 @@ def job_create(*, owner, data: dict[str, Any]) -> Job:
     return job
 
 
+def _locked(job: Job, *, refuse_canceled: str | None = None) -> Job:
+    """The job reloaded under its row lock (inside the caller's transaction), so that the
+    change is decided on its current state; JobConflict(refuse_canceled) if it is canceled
+    and the caller refuses that."""
+    job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
+    if refuse_canceled is not None and job.status == JobStatus.CANCELED:
+        raise JobConflict(refuse_canceled)
+    return job
+
+
 @transaction.atomic
 def job_update(*, job: Job, data: dict[str, Any]) -> Job:
     """Change a job. Any change invalidates fires planned under the old values."""
-    job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
-    if job.status == JobStatus.CANCELED:
-        raise JobConflict("The job is canceled; create a new one.")
+    job = _locked(job, refuse_canceled="The job is canceled; create a new one.")
     now = timezone.now()
     _apply(job, data)
     job.revision += 1
@@ -155,7 +163,7 @@ def job_update(*, job: Job, data: dict[str, Any]) -> Job:
 @transaction.atomic
 def job_cancel(*, job: Job) -> Job:
     """Stop all further fires; the job and its history stay."""
-    job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
+    job = _locked(job)
     if job.status != JobStatus.CANCELED:
         now = timezone.now()
         job.status = JobStatus.CANCELED
@@ -168,9 +176,7 @@ def job_cancel(*, job: Job) -> Job:
 
 @transaction.atomic
 def job_pause(*, job: Job) -> Job:
-    job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
-    if job.status == JobStatus.CANCELED:
-        raise JobConflict("The job is canceled.")
+    job = _locked(job, refuse_canceled="The job is canceled.")
     if job.status in ACTIVE_JOB_STATUSES:
         job.status = JobStatus.PAUSED
         job.next_run_at = None
@@ -183,10 +189,8 @@ def job_pause(*, job: Job) -> Job:
 @transaction.atomic
 def job_resume(*, job: Job) -> Job:
     """Resume a paused job from now: fires that fell in the pause are skipped."""
-    job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
+    job = _locked(job, refuse_canceled="The job is canceled.")
     if job.status != JobStatus.PAUSED:
-        if job.status == JobStatus.CANCELED:
-            raise JobConflict("The job is canceled.")
         return job
     now = timezone.now()
     job.status = JobStatus.SCHEDULED
@@ -214,8 +218,6 @@ def job_resume(*, job: Job) -> Job:
 @transaction.atomic
 def job_run_now(*, job: Job) -> Run:
     """Start a manual run of the job at once, outside its schedule."""
-    job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
-    if job.status == JobStatus.CANCELED:
-        raise JobConflict("The job is canceled.")
+    job = _locked(job, refuse_canceled="The job is canceled.")
     now = timezone.now()
     return _new_run(job, due_at=now, trigger=Trigger.MANUAL, now=now)
