@@ -1,4 +1,5 @@
-"""Schedule arithmetic on a Job row: first fire, next fire, limits."""
+"""Schedule arithmetic on a Job row (first fire, next fire, limits), and a schedule's
+preview before there is a job."""
 
 from __future__ import annotations
 
@@ -65,3 +66,26 @@ def upcoming(job: Job, *, after: datetime, count: int) -> list[datetime]:
             remaining=None if remaining is None else remaining - 1,
         )
     return times[:count]
+
+
+def preview(
+    schedule: Schedule,
+    *,
+    now: datetime,
+    start_at: datetime | None,
+    end_at: datetime | None,
+    max_runs: int | None,
+    count: int,
+) -> list[datetime]:
+    """The first `count` fires a job with this schedule would have if created `now`."""
+    first = schedule.first_fire(now=now, start_at=start_at)
+    times = [first] if first is not None else []
+    if schedule.recurring and first is not None:
+        times += schedule.upcoming(
+            after=first,
+            anchor=first,
+            count=count - 1,
+            end_at=end_at,
+            remaining=None if max_runs is None else max_runs - 1,
+        )
+    return [t for t in times if end_at is None or t <= end_at][:count]

@@ -162,19 +162,14 @@ class SchedulePreviewView(APIView):
         data.is_valid(raise_exception=True)
         attrs = data.validated_data
         schedule = attrs["schedule"]
-        now = timezone.now()
-        first = schedule.first_fire(now=now, start_at=attrs.get("start_at"))
-        times = [first] if first is not None else []
-        if schedule.recurring and first is not None:
-            times += schedule.upcoming(
-                after=first,
-                anchor=first,
-                count=attrs["count"] - 1,
-                end_at=attrs.get("end_at"),
-                remaining=None if attrs.get("max_runs") is None else attrs["max_runs"] - 1,
-            )
-        end_at = attrs.get("end_at")
-        times = [t for t in times if end_at is None or t <= end_at][: attrs["count"]]
+        times = timing.preview(
+            schedule,
+            now=timezone.now(),
+            start_at=attrs.get("start_at"),
+            end_at=attrs.get("end_at"),
+            max_runs=attrs.get("max_runs"),
+            count=attrs["count"],
+        )
         return Response(
             {
                 "schedule": schedule.to_json(),
