@@ -2,19 +2,19 @@
 
 from celery import shared_task
 
-from . import bundle, reaper
+from . import reaper, run_pool
 from .publish import EXECUTE_RUN, EXECUTE_RUNS
 
 
 @shared_task(name=EXECUTE_RUN, ignore_result=True, acks_late=True)
 def execute_run(run_id: str) -> str | None:
-    return bundle.execute_one(run_id)
+    return run_pool.execute_one(run_id)
 
 
 @shared_task(name=EXECUTE_RUNS, ignore_result=True, acks_late=True)
 def execute_runs(run_ids: list[str], dues: list[float]) -> None:
-    """Several runs due together (jobs/bundle.py): each at its own due time."""
-    bundle.execute_bundle(run_ids, dues)
+    """Several runs due together (jobs/run_pool.py): each at its own due time."""
+    run_pool.execute_bundle(run_ids, dues)
 
 
 @shared_task(name="jobs.reap", ignore_result=True)

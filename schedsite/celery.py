@@ -49,17 +49,17 @@ def _keep_secrets_from_runs(**kwargs) -> None:
 
 @worker_init.connect
 def _size_run_pool(sender=None, **kwargs) -> None:
-    """Runs go on a pool of threads per process (jobs/bundle.py), as many as the threads
+    """Runs go on a pool of threads per process (jobs/run_pool.py), as many as the threads
     pool's concurrency; a prefork or solo child runs one at a time, as Celery would."""
     from celery.concurrency import get_implementation
     from celery.concurrency.thread import TaskPool as ThreadsPool
 
-    from jobs import bundle
+    from jobs import run_pool
 
     if not issubclass(get_implementation(sender.pool_cls), ThreadsPool):
-        bundle.configure(1)
+        run_pool.configure(1)
     elif isinstance(sender.concurrency, int):  # else "auto": WORKER_RUN_THREADS
-        bundle.configure(sender.concurrency)
+        run_pool.configure(sender.concurrency)
 
 
 @worker_ready.connect

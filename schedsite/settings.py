@@ -304,7 +304,7 @@ SCHED = {
     "DISPATCH_BUNDLE": env_int("DISPATCH_BUNDLE", 8),
     "DISPATCH_BUNDLE_WINDOW": env_float("DISPATCH_BUNDLE_WINDOW", 0.05),
     "DISPATCH_BUNDLE_QUEUES": env_list("DISPATCH_BUNDLE_QUEUES", "http"),
-    # Threads that run runs in a worker process (jobs/bundle.py), when Celery does not
+    # Threads that run runs in a worker process (jobs/run_pool.py), when Celery does not
     # give its own concurrency (the worker sets it from --concurrency).
     "WORKER_RUN_THREADS": env_int("WORKER_CONCURRENCY", 16),
     "MESSAGE_EXPIRES": env_float("MESSAGE_EXPIRES", 300.0),

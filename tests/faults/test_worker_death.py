@@ -103,7 +103,7 @@ def test_sigkill_a_worker_in_the_middle_of_runs(stack, target, clients, fault_ru
 
     _in_flight(target, cases[:160], 60)
     time.sleep(0.3)
-    # The runs due together came in bundles (several runs per message, jobs/bundle.py):
+    # The runs due together came in bundles (several runs per message, jobs/run_pool.py):
     # the worker dies holding bundles partly run, partly waiting in its run pool.
     assert "bundle of " in doomed.own_log_text()
     doomed.signal(signal.SIGKILL)

@@ -1,4 +1,4 @@
-"""A worker process's run pool and bundles (jobs/bundle.py): several runs due together,
+"""A worker process's run pool and bundles (jobs/run_pool.py): several runs due together,
 delivered in one message, each started at its own due time against a real target."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 import pytest
 from django.db import connections
 
-from jobs import bundle, dispatch, runner
+from jobs import dispatch, run_pool, runner
 from jobs.models import Job, Run, RunStatus
 from tests.target import Target
 
@@ -33,17 +33,17 @@ def _close_pool_connections(threads: int) -> None:
         meet.wait(10)
         connections.close_all()
 
-    for future in [bundle._run_pool().submit(close) for _ in range(threads)]:
+    for future in [run_pool._run_pool().submit(close) for _ in range(threads)]:
         future.result()
 
 
 @pytest.fixture
 def pool():
     """A run pool of 2 threads, as a worker started with --concurrency 2 has."""
-    bundle.configure(2)
+    run_pool.configure(2)
     yield 2
     _close_pool_connections(2)
-    bundle.configure(None)
+    run_pool.configure(None)
 
 
 def planned_runs(api, uris: list[str]) -> list[Run]:
@@ -62,7 +62,7 @@ def test_each_run_of_a_bundle_starts_at_its_own_due_time_and_is_recorded(api, br
     start = time.time() + 0.3
     dues = [start, start + 0.15, start + 0.3]
 
-    statuses = bundle.execute_bundle([str(r.id) for r in runs], dues)
+    statuses = run_pool.execute_bundle([str(r.id) for r in runs], dues)
 
     assert statuses == [RunStatus.SUCCEEDED] * 3
     arrived = {request["path"]: request["at"] for request in target.received}
@@ -82,7 +82,9 @@ def test_a_bundle_drops_runs_that_are_no_longer_to_run_and_runs_the_others(
     assert runner.claim(str(taken.id)) is not None  # another worker has started it
     Job.objects.filter(id=changed.job_id).update(revision=changed.job_revision + 1)  # edited
 
-    statuses = bundle.execute_bundle([str(r.id) for r in (first, taken, changed, last)], [0.0] * 4)
+    statuses = run_pool.execute_bundle(
+        [str(r.id) for r in (first, taken, changed, last)], [0.0] * 4
+    )
 
     assert statuses == [RunStatus.SUCCEEDED, None, None, RunStatus.SUCCEEDED]
     assert sorted(request["path"] for request in target.received) == ["/ok/0", "/ok/3"]
@@ -102,8 +104,8 @@ def test_one_run_that_errors_does_not_stop_the_others(
         return execute(run_id)
 
     monkeypatch.setattr(runner, "execute", broken_for_the_second)
-    with caplog.at_level(logging.ERROR, logger="jobs.bundle"):
-        statuses = bundle.execute_bundle([str(r.id) for r in runs], [0.0] * 3)
+    with caplog.at_level(logging.ERROR, logger="jobs.run_pool"):
+        statuses = run_pool.execute_bundle([str(r.id) for r in runs], [0.0] * 3)
 
     assert statuses == [RunStatus.SUCCEEDED, None, RunStatus.SUCCEEDED]
     assert f"run failed to execute run={runs[1].id}" in caplog.text
@@ -113,9 +115,9 @@ def test_one_run_that_errors_does_not_stop_the_others(
 def test_a_worker_process_runs_at_most_its_pool_of_runs_at_once(api, broker, target, pool):
     """Bundles and single runs share the pool: 2 threads, 5 runs of 0.4 s, three waves."""
     runs = planned_runs(api, [f"{target.url}/slow/0.4?{i}" for i in range(5)])
-    single = threading.Thread(target=bundle.execute_one, args=[str(runs[0].id)])
+    single = threading.Thread(target=run_pool.execute_one, args=[str(runs[0].id)])
     single.start()
-    bundle.execute_bundle([str(r.id) for r in runs[1:]], [0.0] * 4)
+    run_pool.execute_bundle([str(r.id) for r in runs[1:]], [0.0] * 4)
     single.join(10)
 
     starts = sorted(request["at"] for request in target.received)

@@ -1,4 +1,4 @@
-"""Where a worker process runs its runs: a pool of threads, fed one run or a bundle.
+"""The worker process's run pool: the threads its runs run on, fed one run or a bundle.
 
 The dispatcher puts the runs of one queue due within DISPATCH_BUNDLE_WINDOW of each
 other in one message (jobs/publish.py), so Celery's cost per message (fetching, the ETA
