@@ -22,13 +22,12 @@ class DispatchingScheduler(DatabaseScheduler):
     Planning in beat itself (not as a task on a worker) keeps the clock off the worker
     queues, so a busy worker pool never delays a fire's planning.
 
-    The reaper runs here too, for the same reason. As a Celery task on the housekeeping
-    queue it waited for a free worker thread: with the workers busy with long runs, a dead
-    worker's runs were found lost only when some run ended (22 s instead of LOST_AFTER=3 s
-    in tests/faults), and lost messages waited as long. django-celery-beat also stores an
-    interval in whole seconds: REAP_INTERVAL=0.5 became 0 and two beats sent the reap task
-    dozens of times a second. Several beats may reap at once: the reaper locks the runs it
-    works on with SKIP LOCKED and its updates are conditional.
+    The reaper runs here too, for the same reason: as a task on a worker queue it would wait
+    for a free worker thread, so a dead worker's runs would be found lost only when some
+    long run ended (docs/design.md). REAP_INTERVAL may be any fraction of a second, which
+    django-celery-beat's whole-second intervals could not hold. Several beats may reap at
+    once: the reaper locks the runs it works on with SKIP LOCKED and its updates are
+    conditional.
     """
 
     _next_reap: float = 0.0

@@ -77,10 +77,9 @@ def _fire_for(job: Job, now: datetime) -> datetime:
     """The fire to plan now: a recurring job late by several fires runs once, for the latest."""
     due = job.next_run_at
     if job.is_recurring and due < now:
-        # The latest fire the job still has: not after its end_at. Looking only up to `now`
-        # found, after a downtime that outlasted end_at, a latest fire past end_at, fell
-        # back to the oldest missed fire, and then planned every missed fire up to end_at
-        # one after another: a burst (found by tests/faults/test_beats.py).
+        # The latest fire the job still has, so not after its end_at: after a downtime that
+        # outlasted end_at, the latest fire up to `now` is past it, and falling back to the
+        # oldest missed fire would plan every missed fire one after another (a burst).
         until = now if job.end_at is None else min(now, job.end_at)
         latest = schedule_of(job).last_fire_at_or_before(until, anchor=job.anchor_at)
         if latest is not None and latest > due and within_limits(job, latest):

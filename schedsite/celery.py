@@ -99,7 +99,7 @@ class RedisChannel(kombu_redis.Channel):
     new Redis client, which kombu cannot build without the connection's parameters:
     `AttributeError: 'NoneType' object has no attribute 'hostname'`. That is not a
     connection error, so Celery reports an "Unrecoverable error" and the worker shuts down
-    instead of reconnecting (found by tests/faults/test_broker_loss.py).
+    instead of reconnecting (tests/faults/test_broker_loss.py keeps it fixed).
 
     Raised as a connection error, it is what it is: Celery logs it and reconnects. The
     messages it could not restore or ack are harmless to drop: Redis lost them anyway,

@@ -111,9 +111,8 @@ else:
     _db["CONN_HEALTH_CHECKS"] = True
     # A process that stalls inside a transaction (frozen, partitioned from the database)
     # keeps its row locks: the reaper skips locked runs, so what it had locked could never
-    # be recovered (tests/faults: a SIGSTOPped worker). PostgreSQL ends a session idle in a
-    # transaction after this long, releasing them; the product's transactions take
-    # milliseconds. 0 turns it off.
+    # be recovered. PostgreSQL ends a session idle in a transaction after this long,
+    # releasing them; the product's transactions take milliseconds. 0 turns it off.
     _idle_tx = env_float("DB_IDLE_IN_TRANSACTION_TIMEOUT", 60.0)  # seconds
     if _idle_tx > 0:
         _options = _db.setdefault("OPTIONS", {})
