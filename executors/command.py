@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from jobs.api.fields import AnyJSONField
+from jobs.fields import AnyJSONField
 
 from .base import Executor, Outcome, RunContext
 from .process import (

@@ -27,8 +27,8 @@ from django.conf import settings
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from rest_framework import serializers
 
-from jobs.api.fields import AnyJSONField, DurationSecondsField, StrictSerializer
-from jobs.models import RunStatus
+from jobs.fields import AnyJSONField, DurationSecondsField, StrictSerializer
+from jobs.states import RunStatus
 
 from .base import Executor, Outcome, RunContext
 from .process import MAX_ARGS, check_env, check_string

@@ -13,8 +13,8 @@ from django.conf import settings
 from requests.utils import get_encoding_from_headers  # requests' rules, kept as they were
 from rest_framework import serializers
 
-from jobs.api.fields import AnyJSONField, DurationSecondsField, StrictSerializer
-from jobs.models import RunStatus
+from jobs.fields import AnyJSONField, DurationSecondsField, StrictSerializer
+from jobs.states import RunStatus
 
 from . import egress
 from .base import Executor, Outcome, RunContext

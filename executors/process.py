@@ -32,8 +32,8 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from jobs.api.fields import DurationSecondsField, StrictSerializer
-from jobs.models import RunStatus
+from jobs.fields import DurationSecondsField, StrictSerializer
+from jobs.states import RunStatus
 
 from .base import Outcome, RunContext
 
