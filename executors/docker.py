@@ -31,6 +31,7 @@ from jobs.fields import AnyJSONField, DurationSecondsField, StrictSerializer
 from jobs.states import RunStatus
 
 from .base import Executor, Outcome, RunContext
+from .outcomes import exit_outcome, ms_since
 from .process import MAX_ARGS, check_env, check_string
 
 log = logging.getLogger(__name__)
@@ -364,7 +365,7 @@ class DockerExecutor(Executor):
             except ImageNotFound as exc:
                 raise _ImageError(f"Image {image!r} not found: {error_reason(exc)}") from None
             except APIError as exc:
-                result["elapsed_ms"] = _ms_since(started)
+                result["elapsed_ms"] = ms_since(started)
                 return Outcome(
                     RunStatus.FAILED, result, f"Could not create the container: {error_reason(exc)}"
                 )
@@ -374,32 +375,25 @@ class DockerExecutor(Executor):
             try:
                 container.start()
             except APIError as exc:
-                result["elapsed_ms"] = _ms_since(started)
+                result["elapsed_ms"] = ms_since(started)
                 return Outcome(
                     RunStatus.FAILED, result, f"Could not start the container: {error_reason(exc)}"
                 )
             ended_by, code = self._wait(container, timeout, context.stop)
-            result["elapsed_ms"] = _ms_since(started)
+            result["elapsed_ms"] = ms_since(started)
             result["exit_code"] = code
             result.update(self._output(container))
         finally:
             if container is not None:
                 self._remove(container)
-        if ended_by == RunStatus.TIMED_OUT:
-            return Outcome(
-                RunStatus.TIMED_OUT,
-                result,
-                f"Timed out after {timeout:g}s: the container was killed.",
-            )
-        if ended_by == RunStatus.CANCELED:
-            return Outcome(RunStatus.CANCELED, result, "Stopped: the container was killed.")
-        if code == 0:
-            return Outcome(RunStatus.SUCCEEDED, result)
-        message = f"The container exited with code {code}."
-        last = _last_line(result.get("stderr", ""))
-        if last:
-            message = f"{message[:-1]}: {last}"
-        return Outcome(RunStatus.FAILED, result, message)
+        return exit_outcome(
+            result,
+            ended_by=ended_by,
+            timeout=timeout,
+            killed="the container was killed",
+            stopped="the container was killed",
+            failure=f"The container exited with code {code}",
+        )
 
     @staticmethod
     def _create(client: docker.DockerClient, context: RunContext):
@@ -518,15 +512,3 @@ def _close_stream(stream) -> None:
     response = getattr(stream, "_response", None)
     if response is not None:
         response.close()
-
-
-def _last_line(text: str, limit: int = 200) -> str:
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if line:
-            return line[:limit]
-    return ""
-
-
-def _ms_since(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)

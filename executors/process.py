@@ -36,6 +36,7 @@ from jobs.fields import DurationSecondsField, StrictSerializer
 from jobs.states import RunStatus
 
 from .base import Outcome, RunContext
+from .outcomes import exit_outcome, ms_since
 
 # The PATH of every run unless its task's env sets one; the worker's own PATH (a
 # virtualenv, deployment tooling) is not passed on.
@@ -347,7 +348,7 @@ def run_process(
     try:
         proc = _start(argv, env=env, cwd=cwd, account=account)
     except OSError as exc:
-        return not_started(_start_error(argv[0], cwd, env, account, exc), _ms_since(started))
+        return not_started(_start_error(argv[0], cwd, env, account, exc), ms_since(started))
     limit = settings.SCHED["OUTPUT_LIMIT"]
     readers = [
         _Capture(proc.stdout, limit, f"stdout-{proc.pid}"),
@@ -398,26 +399,20 @@ def run_process(
         "stderr": err.text(),
         "stdout_truncated": out.truncated,
         "stderr_truncated": err.truncated,
-        "elapsed_ms": _ms_since(started),
+        "elapsed_ms": ms_since(started),
     }
-    if ended_by == RunStatus.TIMED_OUT:
-        return Outcome(
-            RunStatus.TIMED_OUT,
-            result,
-            f"Timed out after {timeout:g}s: the process group was stopped.",
-        )
-    if ended_by == RunStatus.CANCELED:
-        return Outcome(RunStatus.CANCELED, result, "Stopped: the process group was ended.")
-    if code == 0:
-        return Outcome(RunStatus.SUCCEEDED, result)
     if code < 0:
-        message = f"Killed by signal {_signal_name(-code)}."
+        failure = f"Killed by signal {_signal_name(-code)}"
     else:
-        message = f"Exited with code {code}."
-    last = _last_line(result["stderr"])
-    if last:
-        message = f"{message[:-1]}: {last}"
-    return Outcome(RunStatus.FAILED, result, message)
+        failure = f"Exited with code {code}"
+    return exit_outcome(
+        result,
+        ended_by=ended_by,
+        timeout=timeout,
+        killed="the process group was stopped",
+        stopped="the process group was ended",
+        failure=failure,
+    )
 
 
 def _start(argv: list[str], *, env, cwd: str, account: Account) -> subprocess.Popen:
@@ -599,15 +594,3 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return str(number)
-
-
-def _last_line(text: str, limit: int = 200) -> str:
-    for line in reversed(text.splitlines()):
-        if line.strip():
-            line = line.strip()
-            return line if len(line) <= limit else line[: limit - 1] + "…"
-    return ""
-
-
-def _ms_since(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)
