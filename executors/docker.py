@@ -32,7 +32,7 @@ from jobs.states import RunStatus
 
 from .base import Executor, Outcome, RunContext
 from .outcomes import exit_outcome, ms_since
-from .process import MAX_ARGS, check_env, check_string
+from .process import check_argv, check_env, check_string, split_command
 
 log = logging.getLogger(__name__)
 
@@ -129,25 +129,11 @@ class DockerTaskSerializer(StrictSerializer):
             return None
         if isinstance(value, str):
             check_string(value, "The command")
-            try:
-                argv = shlex.split(value)
-            except ValueError as exc:
-                raise serializers.ValidationError(f"Cannot split the command: {exc}.") from None
-            if not argv:
-                raise serializers.ValidationError("The command is empty.")
-            if len(argv) > MAX_ARGS:
-                raise serializers.ValidationError(f"At most {MAX_ARGS} arguments.")
+            split_command(value)
             return value
         if isinstance(value, list):
-            if not value:
-                raise serializers.ValidationError("The argument list is empty.")
-            if len(value) > MAX_ARGS:
-                raise serializers.ValidationError(f"At most {MAX_ARGS} arguments.")
-            for index, arg in enumerate(value):
-                if not isinstance(arg, str):
-                    raise serializers.ValidationError(f"Argument {index} is not a string.")
-                check_string(arg, f"Argument {index}")
-            return value
+            # The arguments of the image's entrypoint: the first may be empty.
+            return check_argv(value, program=False)
         raise serializers.ValidationError("Expected a string or a list of strings.")
 
     def validate_env(self, value: dict[str, str]) -> dict[str, str]:

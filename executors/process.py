@@ -21,6 +21,7 @@ import os
 import pwd
 import re
 import select
+import shlex
 import signal
 import stat
 import subprocess
@@ -35,7 +36,7 @@ from rest_framework import serializers
 from jobs.fields import DurationSecondsField, StrictSerializer
 from jobs.states import RunStatus
 
-from .base import Outcome, RunContext
+from .base import Executor, Outcome, RunContext
 from .outcomes import exit_outcome, ms_since
 
 # The PATH of every run unless its task's env sets one; the worker's own PATH (a
@@ -103,6 +104,36 @@ def check_env(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def split_command(value: str) -> list[str]:
+    """A command string split like a shell would: a non-empty argument list of at most
+    MAX_ARGS arguments."""
+    try:
+        argv = shlex.split(value)
+    except ValueError as exc:
+        raise serializers.ValidationError(f"Cannot split the command: {exc}.") from None
+    if not argv:
+        raise serializers.ValidationError("The command is empty.")
+    if len(argv) > MAX_ARGS:
+        raise serializers.ValidationError(f"At most {MAX_ARGS} arguments.")
+    return argv
+
+
+def check_argv(value: list[Any], *, program: bool) -> list[str]:
+    """A command given as a list: 1 to MAX_ARGS strings that check_string accepts; with
+    `program`, argument 0 (the program to run) may not be empty."""
+    if not value:
+        raise serializers.ValidationError("The argument list is empty.")
+    if len(value) > MAX_ARGS:
+        raise serializers.ValidationError(f"At most {MAX_ARGS} arguments.")
+    for index, arg in enumerate(value):
+        if not isinstance(arg, str):
+            raise serializers.ValidationError(f"Argument {index} is not a string.")
+        check_string(arg, f"Argument {index}")
+    if program and not value[0]:
+        raise serializers.ValidationError("The program (argument 0) is empty.")
+    return value
+
+
 class StringField(serializers.CharField):
     """A JSON string, as is: no number or boolean turned into one, no trimming."""
 
@@ -156,11 +187,19 @@ class ProcessTaskSerializer(StrictSerializer):
         return instance
 
 
-def process_permission_denied(task: dict[str, Any], user) -> str | None:
-    """run_as switches users on the worker host: only superusers may ask for it."""
-    if isinstance(task, dict) and task.get("run_as") and not user.is_superuser:
-        return "Only superusers may set run_as."
-    return None
+class ProcessExecutor(Executor):
+    """An executor that runs a process on the worker (command, script): it runs code, and
+    run_as switches users on the worker host, so only superusers may ask for it."""
+
+    runs_code = True
+
+    def permission_denied(self, task: dict[str, Any], user) -> str | None:
+        reason = super().permission_denied(task, user)
+        if reason:
+            return reason
+        if isinstance(task, dict) and task.get("run_as") and not user.is_superuser:
+            return "Only superusers may set run_as."
+        return None
 
 
 @dataclass(frozen=True)
