@@ -47,20 +47,17 @@ echo probe-done
 # The worker: Django set up with the real settings, the worker's start-up hook run (unless
 # told not to), one command run by the real executor, its outcome as JSON.
 WORKER = """
-import json, sys, uuid
-from datetime import UTC, datetime
+import json, sys
 import django
 django.setup()
 from celery.signals import worker_process_init
-from executors.base import RunContext
 from executors.registry import get_executor
+from tests.contexts import run_context
 import schedsite.celery
 if sys.argv[1] == "guarded":  # what the worker's start-up signals run
     worker_process_init.send(sender=None)
-ids = dict(job_id=str(uuid.uuid4()), run_id=str(uuid.uuid4()), idempotency_key=str(uuid.uuid4()))
-context = RunContext(
-    attempt=1, task={"type": "command", "command": sys.argv[2], "shell": True, "env": {}},
-    payload={}, timeout=20, due_at=datetime.now(UTC), **ids,
+context = run_context(
+    {"type": "command", "command": sys.argv[2], "shell": True, "env": {}}, timeout=20
 )
 outcome = get_executor("command").run(context)
 print(json.dumps({"status": outcome.status, "error": outcome.error, **outcome.result}))
