@@ -9,18 +9,11 @@ import time
 
 import pytest
 
+from tests.processes import alive  # the worker runs on this host
+
 from .harness import wait_until
 
 pytestmark = [pytest.mark.e2e]
-
-
-def _alive(pid: int) -> bool:
-    """Is pid a live process here (the worker runs on this host)? Zombies count as gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
 
 
 def _only_run(client, job_id: str) -> dict:
@@ -77,7 +70,7 @@ def test_a_timeout_kills_the_command_and_its_child(carol):
     # Ended by SIGTERM within the kill grace, long before the sleep's 60 s.
     assert time.monotonic() - started < 10
     child = int(run["result"]["stdout"])
-    wait_until(lambda: not _alive(child), timeout=5, what=f"child {child} gone")
+    wait_until(lambda: not alive(child), timeout=5, what=f"child {child} gone")
 
 
 def test_a_script_with_arguments(carol):

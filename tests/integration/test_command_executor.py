@@ -6,10 +6,8 @@ import os
 import pwd
 import shutil
 import signal
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +15,7 @@ from executors.process import SAFE_PATH
 from executors.registry import get_executor
 from jobs.models import Job, RunStatus
 from tests.contexts import run_context
+from tests.processes import alive
 
 from .helpers import code_user, run_once
 
@@ -28,15 +27,6 @@ def _short_grace(settings):
     settings.SCHED = {**settings.SCHED, "KILL_GRACE": 0.5}
 
 
-@pytest.fixture
-def run_dir():
-    """A directory the run's user may enter and write (tmp_path sits below a 0700 one)."""
-    path = tempfile.mkdtemp(prefix="sched-test-")
-    os.chmod(path, 0o777)
-    yield Path(path)
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def run_command(client, task: dict, **extra) -> Job:
     """run_once of a command task."""
     return run_once(client, {"type": "command", **task}, **extra)
@@ -44,15 +34,6 @@ def run_command(client, task: dict, **extra) -> Job:
 
 def the_run(client, task: dict, **extra):
     return run_command(client, task, **extra).runs.get()
-
-
-def alive(pid: int) -> bool:
-    """Is pid a live process (not gone, not a zombie)?"""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
 
 
 def wait_gone(pid: int, timeout: float = 2.0) -> bool:

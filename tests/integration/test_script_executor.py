@@ -17,6 +17,7 @@ from django.core.files.storage import default_storage
 
 from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
+from tests.processes import alive
 
 from .helpers import code_user, run_once, run_prune_scripts
 
@@ -39,15 +40,6 @@ def media(settings, tmp_path) -> Path:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.SCHED = {**settings.SCHED, "KILL_GRACE": 0.5}
     return tmp_path / "media"
-
-
-@pytest.fixture
-def run_dir():
-    """A directory the run's user may enter and write (tmp_path sits below a 0700 one)."""
-    path = tempfile.mkdtemp(prefix="sched-test-")
-    os.chmod(path, 0o777)
-    yield Path(path)
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -176,9 +168,9 @@ def test_a_timeout_kills_the_script_and_its_children_and_cleans_up(coder, broker
     assert not os.path.exists(run.result["stdout"].strip())
     child = int(pidfile.read_text())
     deadline = time.monotonic() + 2
-    while _alive(child) and time.monotonic() < deadline:
+    while alive(child) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not _alive(child)
+    assert not alive(child)
 
 
 def test_a_script_runs_as_the_code_user_and_may_write_its_directory(coder, broker):
@@ -342,14 +334,6 @@ def test_run_as_a_missing_user_fails(root, broker):
     run = run_script(root, {"content": b64("#!/bin/sh\nid\n"), "run_as": "no-such-user-xyz"})
     assert run.runs.get().status == RunStatus.FAILED
     assert "no user 'no-such-user-xyz'" in run.runs.get().error
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.django_db(transaction=True)  # catalog tasks run in a thread of their own
