@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.processes import alive  # the worker runs on this host
+from tests.processes import SECRETS_PROBE, alive  # the worker runs on this host
 
 from .harness import wait_until
 
@@ -110,23 +110,10 @@ def test_a_superuser_may_run_as_another_user(dave, carol):
     assert _only_run(dave, job["id"])["result"]["stdout"] == "nobody\n"
 
 
-# Every environ a run can reach: its ancestors' (the worker's first), then every process's.
-PROBE = r"""
-id -u
-p=$PPID
-while [ "$p" -gt 1 ]; do
-    cat /proc/$p/environ
-    p=$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f2)
-done
-cat /proc/[0-9]*/environ
-echo probe-done
-"""
-
-
 def test_a_command_cannot_read_the_workers_secrets(carol):
     # The worker's environment holds SECRET_KEY and DATABASE_URL (harness.PRODUCT_ENV).
     job = carol.create_job(
-        {"task": {"type": "command", "command": PROBE, "shell": True}, "schedule": "now"}
+        {"task": {"type": "command", "command": SECRETS_PROBE, "shell": True}, "schedule": "now"}
     )
     carol.wait_job(job["id"], ("succeeded", "failed"))
     run = _only_run(carol, job["id"])

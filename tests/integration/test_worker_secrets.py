@@ -22,6 +22,7 @@ import pytest
 
 from executors.process import Account, _reach_directory, resolve_account
 from jobs.models import RunStatus
+from tests.processes import SECRETS_PROBE
 
 from .helpers import code_user
 from .test_command_executor import the_run
@@ -29,20 +30,6 @@ from .test_command_executor import the_run
 pytestmark = [pytest.mark.django_db]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-# Every environ the run can reach: its ancestors' (by the ppid in /proc/<pid>/stat), then
-# every process's; and the parent's memory map.
-PROBE = r"""
-id -u
-p=$PPID
-while [ "$p" -gt 1 ]; do
-    cat /proc/$p/environ
-    p=$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f2)
-done
-cat /proc/[0-9]*/environ
-head -c 200 /proc/$PPID/maps
-echo probe-done
-"""
 
 # The worker: Django set up with the real settings, the worker's start-up hook run (unless
 # told not to), one command run by the real executor, its outcome as JSON.
@@ -75,7 +62,7 @@ def run_worker(*, guarded: bool, run_code_as: str, no_capabilities: bool = False
         "RUN_CODE_AS": run_code_as,
         "PYTHONPATH": str(ROOT),
     }
-    argv = [sys.executable, "-c", WORKER, "guarded" if guarded else "plain", PROBE]
+    argv = [sys.executable, "-c", WORKER, "guarded" if guarded else "plain", SECRETS_PROBE]
     if no_capabilities and os.geteuid() == 0:
         # uid 0 without a capability: the checks a worker of an ordinary user meets.
         argv = ["setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", *argv]
