@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.utils import timezone
 from rest_framework import serializers
 
-from jobs.api.fields import DurationSecondsField, StrictSerializer
+from jobs.fields import DurationSecondsField, StrictSerializer
 
 from .base import CatalogTask, TaskContext
 
@@ -67,7 +67,8 @@ class PruneRuns(CatalogTask):
     permission = MAINTENANCE  # deletes every user's run history
 
     def run(self, context: TaskContext) -> dict:
-        from jobs.models import FINISHED_RUN_STATUSES, Job, Run
+        from jobs.models import Job, Run
+        from jobs.states import FINISHED_RUN_STATUSES
 
         cutoff = timezone.now() - timedelta(seconds=context.payload["older_than"])
         keep = Job.objects.exclude(last_run=None).values("last_run_id")

@@ -13,8 +13,8 @@ from rest_framework import serializers
 
 from catalog.base import TaskContext, TaskFailed
 from catalog.registry import catalog, get_task
-from jobs.api.fields import StrictSerializer
-from jobs.models import RunStatus
+from jobs.fields import StrictSerializer
+from jobs.states import RunStatus
 
 from .base import Executor, Outcome, RunContext
 

@@ -7,15 +7,16 @@ from typing import Any
 
 from rest_framework import serializers
 
-from jobs.api.fields import AnyJSONField
+from jobs.fields import AnyJSONField
 
-from .base import Executor, Outcome, RunContext
+from .base import Outcome, RunContext
 from .process import (
-    MAX_ARGS,
+    ProcessExecutor,
     ProcessTaskSerializer,
+    check_argv,
     check_string,
-    process_permission_denied,
     run_task,
+    split_command,
 )
 
 SHELL = "/bin/sh"
@@ -37,17 +38,7 @@ class CommandTaskSerializer(ProcessTaskSerializer):
                 raise serializers.ValidationError("The command is empty.")
             return value
         if isinstance(value, list):
-            if not value:
-                raise serializers.ValidationError("The argument list is empty.")
-            if len(value) > MAX_ARGS:
-                raise serializers.ValidationError(f"At most {MAX_ARGS} arguments.")
-            for index, arg in enumerate(value):
-                if not isinstance(arg, str):
-                    raise serializers.ValidationError(f"Argument {index} is not a string.")
-                check_string(arg, f"Argument {index}")
-            if not value[0]:
-                raise serializers.ValidationError("The program (argument 0) is empty.")
-            return value
+            return check_argv(value, program=True)
         raise serializers.ValidationError("Expected a string or a list of strings.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -59,15 +50,9 @@ class CommandTaskSerializer(ProcessTaskSerializer):
                 )
         elif isinstance(command, str):
             try:
-                argv = shlex.split(command)
-            except ValueError as exc:
-                raise serializers.ValidationError(
-                    {"command": [f"Cannot split the command: {exc}."]}
-                ) from None
-            if not argv:
-                raise serializers.ValidationError({"command": ["The command is empty."]})
-            if len(argv) > MAX_ARGS:
-                raise serializers.ValidationError({"command": [f"At most {MAX_ARGS} arguments."]})
+                split_command(command)
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({"command": exc.detail}) from None
         return attrs
 
 
@@ -81,14 +66,10 @@ def command_argv(task: dict[str, Any]) -> list[str]:
     return list(command)
 
 
-class CommandExecutor(Executor):
+class CommandExecutor(ProcessExecutor):
     type = "command"
     queue = "command"
     serializer_class = CommandTaskSerializer
-    runs_code = True
-
-    def permission_denied(self, task: dict[str, Any], user) -> str | None:
-        return super().permission_denied(task, user) or process_permission_denied(task, user)
 
     def run(self, context: RunContext) -> Outcome:
         return run_task(command_argv(context.task), context.task, context)

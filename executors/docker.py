@@ -27,11 +27,12 @@ from django.conf import settings
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from rest_framework import serializers
 
-from jobs.api.fields import AnyJSONField, DurationSecondsField, StrictSerializer
-from jobs.models import RunStatus
+from jobs.fields import AnyJSONField, DurationSecondsField, StrictSerializer
+from jobs.states import RunStatus
 
 from .base import Executor, Outcome, RunContext
-from .process import MAX_ARGS, check_env, check_string
+from .outcomes import exit_outcome, ms_since
+from .process import check_argv, check_env, check_string, split_command
 
 log = logging.getLogger(__name__)
 
@@ -128,25 +129,11 @@ class DockerTaskSerializer(StrictSerializer):
             return None
         if isinstance(value, str):
             check_string(value, "The command")
-            try:
-                argv = shlex.split(value)
-            except ValueError as exc:
-                raise serializers.ValidationError(f"Cannot split the command: {exc}.") from None
-            if not argv:
-                raise serializers.ValidationError("The command is empty.")
-            if len(argv) > MAX_ARGS:
-                raise serializers.ValidationError(f"At most {MAX_ARGS} arguments.")
+            split_command(value)
             return value
         if isinstance(value, list):
-            if not value:
-                raise serializers.ValidationError("The argument list is empty.")
-            if len(value) > MAX_ARGS:
-                raise serializers.ValidationError(f"At most {MAX_ARGS} arguments.")
-            for index, arg in enumerate(value):
-                if not isinstance(arg, str):
-                    raise serializers.ValidationError(f"Argument {index} is not a string.")
-                check_string(arg, f"Argument {index}")
-            return value
+            # The arguments of the image's entrypoint: the first may be empty.
+            return check_argv(value, program=False)
         raise serializers.ValidationError("Expected a string or a list of strings.")
 
     def validate_env(self, value: dict[str, str]) -> dict[str, str]:
@@ -364,7 +351,7 @@ class DockerExecutor(Executor):
             except ImageNotFound as exc:
                 raise _ImageError(f"Image {image!r} not found: {error_reason(exc)}") from None
             except APIError as exc:
-                result["elapsed_ms"] = _ms_since(started)
+                result["elapsed_ms"] = ms_since(started)
                 return Outcome(
                     RunStatus.FAILED, result, f"Could not create the container: {error_reason(exc)}"
                 )
@@ -374,32 +361,25 @@ class DockerExecutor(Executor):
             try:
                 container.start()
             except APIError as exc:
-                result["elapsed_ms"] = _ms_since(started)
+                result["elapsed_ms"] = ms_since(started)
                 return Outcome(
                     RunStatus.FAILED, result, f"Could not start the container: {error_reason(exc)}"
                 )
             ended_by, code = self._wait(container, timeout, context.stop)
-            result["elapsed_ms"] = _ms_since(started)
+            result["elapsed_ms"] = ms_since(started)
             result["exit_code"] = code
             result.update(self._output(container))
         finally:
             if container is not None:
                 self._remove(container)
-        if ended_by == RunStatus.TIMED_OUT:
-            return Outcome(
-                RunStatus.TIMED_OUT,
-                result,
-                f"Timed out after {timeout:g}s: the container was killed.",
-            )
-        if ended_by == RunStatus.CANCELED:
-            return Outcome(RunStatus.CANCELED, result, "Stopped: the container was killed.")
-        if code == 0:
-            return Outcome(RunStatus.SUCCEEDED, result)
-        message = f"The container exited with code {code}."
-        last = _last_line(result.get("stderr", ""))
-        if last:
-            message = f"{message[:-1]}: {last}"
-        return Outcome(RunStatus.FAILED, result, message)
+        return exit_outcome(
+            result,
+            ended_by=ended_by,
+            timeout=timeout,
+            killed="the container was killed",
+            stopped="the container was killed",
+            failure=f"The container exited with code {code}",
+        )
 
     @staticmethod
     def _create(client: docker.DockerClient, context: RunContext):
@@ -518,15 +498,3 @@ def _close_stream(stream) -> None:
     response = getattr(stream, "_response", None)
     if response is not None:
         response.close()
-
-
-def _last_line(text: str, limit: int = 200) -> str:
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if line:
-            return line[:limit]
-    return ""
-
-
-def _ms_since(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)

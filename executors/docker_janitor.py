@@ -21,7 +21,8 @@ from django.conf import settings
 from django.db import connection
 from docker.errors import DockerException, NotFound
 
-from jobs.models import Run, RunStatus
+from jobs.models import Run
+from jobs.states import RunStatus
 
 from .docker import EngineUnreachable, engine_client, error_reason
 

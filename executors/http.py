@@ -13,13 +13,14 @@ from django.conf import settings
 from requests.utils import get_encoding_from_headers  # requests' rules, kept as they were
 from rest_framework import serializers
 
-from jobs.api.fields import AnyJSONField, DurationSecondsField, StrictSerializer
-from jobs.models import RunStatus
+from jobs.fields import AnyJSONField, DurationSecondsField, StrictSerializer
+from jobs.states import RunStatus
 
 from . import egress
 from .base import Executor, Outcome, RunContext
 from .expected_range import parse_expected_range
 from .http_client import Client, RequestError
+from .outcomes import ms_since
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_RANGE = "200-299"
@@ -175,12 +176,12 @@ class HttpExecutor(Executor):
             if exc.timed_out:
                 return Outcome(
                     RunStatus.TIMED_OUT,
-                    {"elapsed_ms": _ms_since(started)},
+                    {"elapsed_ms": ms_since(started)},
                     f"No complete response within {timeout:g}s from {shown_uri(task['uri'])}.",
                 )
             return Outcome(
                 RunStatus.FAILED,
-                {"elapsed_ms": _ms_since(started)},
+                {"elapsed_ms": ms_since(started)},
                 f"Request to {shown_uri(task['uri'])} failed: {exc.reason}",
             )
         encoding = get_encoding_from_headers(response.headers) or "utf-8"
@@ -188,7 +189,7 @@ class HttpExecutor(Executor):
             "status_code": response.status,
             "body": response.body.decode(encoding, errors="replace"),
             "body_truncated": response.truncated,
-            "elapsed_ms": _ms_since(started),
+            "elapsed_ms": ms_since(started),
         }
         expected = parse_expected_range(task.get("expected_range", DEFAULT_RANGE))
         if response.status in expected:
@@ -228,10 +229,6 @@ def shown_uri(uri: str) -> str:
     if "@" not in parts.netloc:
         return uri
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def _ms_since(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)
 
 
 def _encode_body(body: Any, headers: dict[str, str]) -> bytes | None:

@@ -21,6 +21,7 @@ import os
 import pwd
 import re
 import select
+import shlex
 import signal
 import stat
 import subprocess
@@ -32,10 +33,11 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from jobs.api.fields import DurationSecondsField, StrictSerializer
-from jobs.models import RunStatus
+from jobs.fields import DurationSecondsField, StrictSerializer
+from jobs.states import RunStatus
 
-from .base import Outcome, RunContext
+from .base import Executor, Outcome, RunContext
+from .outcomes import exit_outcome, ms_since
 
 # The PATH of every run unless its task's env sets one; the worker's own PATH (a
 # virtualenv, deployment tooling) is not passed on.
@@ -102,6 +104,36 @@ def check_env(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def split_command(value: str) -> list[str]:
+    """A command string split like a shell would: a non-empty argument list of at most
+    MAX_ARGS arguments."""
+    try:
+        argv = shlex.split(value)
+    except ValueError as exc:
+        raise serializers.ValidationError(f"Cannot split the command: {exc}.") from None
+    if not argv:
+        raise serializers.ValidationError("The command is empty.")
+    if len(argv) > MAX_ARGS:
+        raise serializers.ValidationError(f"At most {MAX_ARGS} arguments.")
+    return argv
+
+
+def check_argv(value: list[Any], *, program: bool) -> list[str]:
+    """A command given as a list: 1 to MAX_ARGS strings that check_string accepts; with
+    `program`, argument 0 (the program to run) may not be empty."""
+    if not value:
+        raise serializers.ValidationError("The argument list is empty.")
+    if len(value) > MAX_ARGS:
+        raise serializers.ValidationError(f"At most {MAX_ARGS} arguments.")
+    for index, arg in enumerate(value):
+        if not isinstance(arg, str):
+            raise serializers.ValidationError(f"Argument {index} is not a string.")
+        check_string(arg, f"Argument {index}")
+    if program and not value[0]:
+        raise serializers.ValidationError("The program (argument 0) is empty.")
+    return value
+
+
 class StringField(serializers.CharField):
     """A JSON string, as is: no number or boolean turned into one, no trimming."""
 
@@ -155,11 +187,19 @@ class ProcessTaskSerializer(StrictSerializer):
         return instance
 
 
-def process_permission_denied(task: dict[str, Any], user) -> str | None:
-    """run_as switches users on the worker host: only superusers may ask for it."""
-    if isinstance(task, dict) and task.get("run_as") and not user.is_superuser:
-        return "Only superusers may set run_as."
-    return None
+class ProcessExecutor(Executor):
+    """An executor that runs a process on the worker (command, script): it runs code, and
+    run_as switches users on the worker host, so only superusers may ask for it."""
+
+    runs_code = True
+
+    def permission_denied(self, task: dict[str, Any], user) -> str | None:
+        reason = super().permission_denied(task, user)
+        if reason:
+            return reason
+        if isinstance(task, dict) and task.get("run_as") and not user.is_superuser:
+            return "Only superusers may set run_as."
+        return None
 
 
 @dataclass(frozen=True)
@@ -347,7 +387,7 @@ def run_process(
     try:
         proc = _start(argv, env=env, cwd=cwd, account=account)
     except OSError as exc:
-        return not_started(_start_error(argv[0], cwd, env, account, exc), _ms_since(started))
+        return not_started(_start_error(argv[0], cwd, env, account, exc), ms_since(started))
     limit = settings.SCHED["OUTPUT_LIMIT"]
     readers = [
         _Capture(proc.stdout, limit, f"stdout-{proc.pid}"),
@@ -398,26 +438,20 @@ def run_process(
         "stderr": err.text(),
         "stdout_truncated": out.truncated,
         "stderr_truncated": err.truncated,
-        "elapsed_ms": _ms_since(started),
+        "elapsed_ms": ms_since(started),
     }
-    if ended_by == RunStatus.TIMED_OUT:
-        return Outcome(
-            RunStatus.TIMED_OUT,
-            result,
-            f"Timed out after {timeout:g}s: the process group was stopped.",
-        )
-    if ended_by == RunStatus.CANCELED:
-        return Outcome(RunStatus.CANCELED, result, "Stopped: the process group was ended.")
-    if code == 0:
-        return Outcome(RunStatus.SUCCEEDED, result)
     if code < 0:
-        message = f"Killed by signal {_signal_name(-code)}."
+        failure = f"Killed by signal {_signal_name(-code)}"
     else:
-        message = f"Exited with code {code}."
-    last = _last_line(result["stderr"])
-    if last:
-        message = f"{message[:-1]}: {last}"
-    return Outcome(RunStatus.FAILED, result, message)
+        failure = f"Exited with code {code}"
+    return exit_outcome(
+        result,
+        ended_by=ended_by,
+        timeout=timeout,
+        killed="the process group was stopped",
+        stopped="the process group was ended",
+        failure=failure,
+    )
 
 
 def _start(argv: list[str], *, env, cwd: str, account: Account) -> subprocess.Popen:
@@ -599,15 +633,3 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return str(number)
-
-
-def _last_line(text: str, limit: int = 200) -> str:
-    for line in reversed(text.splitlines()):
-        if line.strip():
-            line = line.strip()
-            return line if len(line) <= limit else line[: limit - 1] + "…"
-    return ""
-
-
-def _ms_since(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)

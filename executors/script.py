@@ -26,15 +26,15 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from rest_framework import serializers
 
-from .base import Executor, Outcome, RunContext
+from .base import Outcome, RunContext
 from .process import (
     MAX_ARGS,
     ProcessError,
+    ProcessExecutor,
     ProcessTaskSerializer,
     StringField,
     check_string,
     not_started,
-    process_permission_denied,
     resolve_account,
     run_task,
 )
@@ -111,14 +111,10 @@ class ScriptTaskSerializer(ProcessTaskSerializer):
         return value
 
 
-class ScriptExecutor(Executor):
+class ScriptExecutor(ProcessExecutor):
     type = "script"
     queue = "script"
     serializer_class = ScriptTaskSerializer
-    runs_code = True
-
-    def permission_denied(self, task: dict[str, Any], user) -> str | None:
-        return super().permission_denied(task, user) or process_permission_denied(task, user)
 
     def prepare(self, task: dict[str, Any]) -> dict[str, Any]:
         """Store the content; the job keeps its path, size and digest instead."""

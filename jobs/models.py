@@ -6,58 +6,15 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-
-class JobStatus(models.TextChoices):
-    SCHEDULED = "scheduled"
-    RUNNING = "running"
-    PAUSED = "paused"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    COMPLETED = "completed"
-    CANCELED = "canceled"
-
-
-# A job in one of these states may still fire.
-ACTIVE_JOB_STATUSES = (JobStatus.SCHEDULED, JobStatus.RUNNING)
-
-
-class RunStatus(models.TextChoices):
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    TIMED_OUT = "timed_out"
-    CANCELED = "canceled"
-    VETOED = "vetoed"
-    SKIPPED = "skipped"
-    MISSED = "missed"
-    LOST = "lost"
-
-
-FINISHED_RUN_STATUSES = tuple(
-    s for s in RunStatus if s not in (RunStatus.PENDING, RunStatus.RUNNING)
+from jobs.states import (  # noqa: F401  (re-exported: the rest of the code imports them here)
+    ACTIVE_JOB_STATUSES,
+    FINISHED_RUN_STATUSES,
+    Concurrency,
+    JobStatus,
+    RunStatus,
+    TaskType,
+    Trigger,
 )
-
-
-class Trigger(models.TextChoices):
-    SCHEDULE = "schedule"
-    MANUAL = "manual"
-    RETRY = "retry"
-    RECOVERY = "recovery"
-
-
-class TaskType(models.TextChoices):
-    HTTP = "http"
-    COMMAND = "command"
-    SCRIPT = "script"
-    DOCKER = "docker"
-    CATALOG = "catalog"
-
-
-class Concurrency(models.TextChoices):
-    ALLOW = "allow"
-    FORBID = "forbid"
-    REPLACE = "replace"
 
 
 class Job(models.Model):

@@ -1,6 +1,12 @@
-"""Shared fixtures: named actors and API clients (real database, real Redis)."""
+"""Shared fixtures: named actors, API clients and a run directory (real database, real Redis)."""
 
 from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -100,3 +106,12 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(summary)
     for line in harness.ALL_FIGURES:
         terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def run_dir() -> Iterator[Path]:
+    """A directory the run's user may enter and write (tmp_path sits below a 0700 one)."""
+    path = tempfile.mkdtemp(prefix="sched-test-")
+    os.chmod(path, 0o777)
+    yield Path(path)
+    shutil.rmtree(path, ignore_errors=True)

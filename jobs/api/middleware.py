@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.http import JsonResponse
 
-from .safejson import text_problem
+from jobs.safejson import text_problem
 
 
 class BodySizeLimitMiddleware:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError, ValidationError
 
-from . import safejson
+from jobs import safejson
 
 
 class JSONParser(parsers.JSONParser):

@@ -9,13 +9,12 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
 from executors.registry import get_executor, known_types
+from jobs.fields import AnyJSONField, DurationSecondsField, StrictSerializer
 from jobs.limits import Limits
 from jobs.models import Concurrency, Job, Run
 from jobs.retry import RetryError, parse_retry
 from jobs.schedules import Schedule, ScheduleError, get_zone, parse_schedule
 from jobs.selectors import run_counts
-
-from .fields import AnyJSONField, DurationSecondsField, StrictSerializer
 
 # max_runs is stored in a PositiveIntegerField (a 32-bit integer on PostgreSQL).
 MAX_RUNS_LIMIT = 2**31 - 1

@@ -9,18 +9,11 @@ import time
 
 import pytest
 
+from tests.processes import SECRETS_PROBE, alive  # the worker runs on this host
+
 from .harness import wait_until
 
 pytestmark = [pytest.mark.e2e]
-
-
-def _alive(pid: int) -> bool:
-    """Is pid a live process here (the worker runs on this host)? Zombies count as gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
 
 
 def _only_run(client, job_id: str) -> dict:
@@ -77,7 +70,7 @@ def test_a_timeout_kills_the_command_and_its_child(carol):
     # Ended by SIGTERM within the kill grace, long before the sleep's 60 s.
     assert time.monotonic() - started < 10
     child = int(run["result"]["stdout"])
-    wait_until(lambda: not _alive(child), timeout=5, what=f"child {child} gone")
+    wait_until(lambda: not alive(child), timeout=5, what=f"child {child} gone")
 
 
 def test_a_script_with_arguments(carol):
@@ -117,23 +110,10 @@ def test_a_superuser_may_run_as_another_user(dave, carol):
     assert _only_run(dave, job["id"])["result"]["stdout"] == "nobody\n"
 
 
-# Every environ a run can reach: its ancestors' (the worker's first), then every process's.
-PROBE = r"""
-id -u
-p=$PPID
-while [ "$p" -gt 1 ]; do
-    cat /proc/$p/environ
-    p=$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f2)
-done
-cat /proc/[0-9]*/environ
-echo probe-done
-"""
-
-
 def test_a_command_cannot_read_the_workers_secrets(carol):
     # The worker's environment holds SECRET_KEY and DATABASE_URL (harness.PRODUCT_ENV).
     job = carol.create_job(
-        {"task": {"type": "command", "command": PROBE, "shell": True}, "schedule": "now"}
+        {"task": {"type": "command", "command": SECRETS_PROBE, "shell": True}, "schedule": "now"}
     )
     carol.wait_job(job["id"], ("succeeded", "failed"))
     run = _only_run(carol, job["id"])

@@ -1,4 +1,4 @@
-"""Small builders for API bodies, and runs of built-in tasks."""
+"""Small builders for API bodies, and jobs run once in the test's process."""
 
 from __future__ import annotations
 
@@ -25,23 +25,29 @@ def http_job(schedule: Any = "in 1h", **extra: Any) -> dict[str, Any]:
     }
 
 
-def run_prune_scripts(client) -> Any:
-    """Create a `sched.prune_scripts` job (older_than 0s) as `client` (who needs
-    jobs.run_maintenance) and run it here; its Run."""
+def run_job(client, body: dict[str, Any]) -> Any:
+    """Create the job `body` as `client`, plan it and execute its one run in this
+    process (the body's schedule must make it due); the job, refreshed."""
     from jobs import dispatch, runner
     from jobs.models import Job
 
-    response = client.post(
-        "/api/v1/jobs",
-        {
-            "task": {"type": "catalog", "name": "sched.prune_scripts"},
-            "payload": {"older_than": "0s"},
-            "schedule": "1s",
-        },
-        "json",
-    )
+    response = client.post("/api/v1/jobs", body, format="json")
     assert response.status_code == 201, response.data
-    dispatch.plan_due_fires()
     job = Job.objects.get(id=response.json()["id"])
+    dispatch.plan_due_fires()
     runner.execute(str(job.runs.get().id))
-    return job.runs.get()
+    job.refresh_from_db()
+    return job
+
+
+def run_once(client, task: dict[str, Any], **extra: Any) -> Any:
+    """Create a job of `task` due in a second (`extra`: more of the body), run it here
+    as run_job does; the job, refreshed."""
+    return run_job(client, {"task": task, "schedule": "1s", **extra})
+
+
+def run_prune_scripts(client) -> Any:
+    """Create a `sched.prune_scripts` job (older_than 0s) as `client` (who needs
+    jobs.run_maintenance) and run it here; its Run."""
+    task = {"type": "catalog", "name": "sched.prune_scripts"}
+    return run_once(client, task, payload={"older_than": "0s"}).runs.get()

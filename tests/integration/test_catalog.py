@@ -6,8 +6,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from catalog import CatalogTask, registry
-from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
+
+from .helpers import run_job
 
 pytestmark = [pytest.mark.django_db]
 
@@ -21,13 +22,9 @@ def catalog_job(name: str, payload: dict, schedule="1s", **extra) -> dict:
     }
 
 
-def run_once(api, body: dict):
-    response = api.post("/api/v1/jobs", body, format="json")
-    assert response.status_code == 201, response.data
-    job = Job.objects.get(id=response.json()["id"])
-    dispatch.plan_due_fires()
-    runner.execute(str(job.runs.get().id))
-    job.refresh_from_db()
+def run_with_run(api, body: dict):
+    """run_job's job, and its one run."""
+    job = run_job(api, body)
     return job, job.runs.get()
 
 
@@ -59,7 +56,7 @@ def test_the_catalog_needs_credentials(client):
 
 
 def test_a_catalog_job_runs_its_task_with_the_validated_payload(api, broker):
-    job, run = run_once(api, catalog_job("vps4.backup_vm", {"vm_id": 42}))
+    job, run = run_with_run(api, catalog_job("vps4.backup_vm", {"vm_id": 42}))
     assert job.payload == {"vm_id": 42, "retain_days": 7, "maintenance": False}
     assert run.status == RunStatus.SUCCEEDED
     assert run.result["snapshot"].startswith("vm-42-")
@@ -100,25 +97,25 @@ def test_a_patch_of_the_payload_is_validated_too(api):
 
 
 def test_a_veto_skips_the_run_with_its_reason(api, broker):
-    job, run = run_once(api, catalog_job("vps4.backup_vm", {"vm_id": 13}))
+    job, run = run_with_run(api, catalog_job("vps4.backup_vm", {"vm_id": 13}))
     assert run.status == RunStatus.VETOED
     assert run.error == "VM 13 is frozen: no backups."
 
 
 def test_a_task_failure_fails_the_run_with_its_message(api, broker):
-    job, run = run_once(api, catalog_job("vps4.backup_vm", {"vm_id": 5_000_000}))
+    job, run = run_with_run(api, catalog_job("vps4.backup_vm", {"vm_id": 5_000_000}))
     assert run.status == RunStatus.FAILED
     assert run.error == "VM 5000000 does not exist."
     assert run.result == {"vm_id": 5000000}
 
 
 def test_a_slow_task_times_out(api, broker):
-    job, run = run_once(api, catalog_job("sched.sleep", {"seconds": 5}, timeout="0.2s"))
+    job, run = run_with_run(api, catalog_job("sched.sleep", {"seconds": 5}, timeout="0.2s"))
     assert run.status == RunStatus.TIMED_OUT
 
 
 def test_the_context_carries_the_run(api, broker):
-    job, run = run_once(api, catalog_job("sched.echo", {"message": "hi"}))
+    job, run = run_with_run(api, catalog_job("sched.echo", {"message": "hi"}))
     assert run.result == {"message": "hi", "attempt": 1}
 
 
@@ -188,7 +185,7 @@ def test_other_users_do_not_see_namespaced_jobs(api, bob_api):
 
 
 def test_a_vetoed_run_is_not_retried(api, broker):
-    job, run = run_once(
+    job, run = run_with_run(
         api, catalog_job("vps4.backup_vm", {"vm_id": 13}, retry={"max_attempts": 3, "delay": "0s"})
     )
     assert run.status == RunStatus.VETOED

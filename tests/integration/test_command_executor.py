@@ -6,22 +6,18 @@ import os
 import pwd
 import shutil
 import signal
-import tempfile
 import threading
 import time
-import uuid
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from executors.base import RunContext
 from executors.process import SAFE_PATH
 from executors.registry import get_executor
-from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
+from tests.contexts import run_context
+from tests.processes import alive
 
-from .helpers import code_user
+from .helpers import code_user, run_once
 
 pytestmark = [pytest.mark.django_db]
 
@@ -31,39 +27,13 @@ def _short_grace(settings):
     settings.SCHED = {**settings.SCHED, "KILL_GRACE": 0.5}
 
 
-@pytest.fixture
-def run_dir():
-    """A directory the run's user may enter and write (tmp_path sits below a 0700 one)."""
-    path = tempfile.mkdtemp(prefix="sched-test-")
-    os.chmod(path, 0o777)
-    yield Path(path)
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def run_once(client, task: dict, **extra) -> Job:
-    """Create a job due now, plan it and execute its run in this process."""
-    response = client.post(
-        "/api/v1/jobs", {"task": {"type": "command", **task}, "schedule": "1s", **extra}, "json"
-    )
-    assert response.status_code == 201, response.data
-    job = Job.objects.get(id=response.json()["id"])
-    dispatch.plan_due_fires()
-    runner.execute(str(job.runs.get().id))
-    job.refresh_from_db()
-    return job
+def run_command(client, task: dict, **extra) -> Job:
+    """run_once of a command task."""
+    return run_once(client, {"type": "command", **task}, **extra)
 
 
 def the_run(client, task: dict, **extra):
-    return run_once(client, task, **extra).runs.get()
-
-
-def alive(pid: int) -> bool:
-    """Is pid a live process (not gone, not a zombie)?"""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
+    return run_command(client, task, **extra).runs.get()
 
 
 def wait_gone(pid: int, timeout: float = 2.0) -> bool:
@@ -79,7 +49,7 @@ def wait_gone(pid: int, timeout: float = 2.0) -> bool:
 
 
 def test_output_and_exit_code_are_recorded(coder, broker):
-    job = run_once(coder, {"command": ["sh", "-c", "echo out; echo err >&2"]})
+    job = run_command(coder, {"command": ["sh", "-c", "echo out; echo err >&2"]})
     run = job.runs.get()
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert job.status == "succeeded"
@@ -105,7 +75,7 @@ def test_shell_true_runs_a_shell(coder, broker):
 
 
 def test_a_non_zero_exit_fails_naming_the_code(coder, broker):
-    job = run_once(coder, {"command": ["sh", "-c", "echo done; echo 'disk full' >&2; exit 3"]})
+    job = run_command(coder, {"command": ["sh", "-c", "echo done; echo 'disk full' >&2; exit 3"]})
     run = job.runs.get()
     assert run.status == RunStatus.FAILED
     assert job.status == "failed"
@@ -141,7 +111,7 @@ def test_the_workers_environment_is_not_passed_on(coder, broker, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "worker-secret")
     monkeypatch.setenv("DATABASE_URL", "postgres://user:password@db/sched")
     monkeypatch.setenv("LEAKY_TOKEN", "x")
-    job = run_once(coder, {"command": "env", "env": {"MINE": "1"}})
+    job = run_command(coder, {"command": "env", "env": {"MINE": "1"}})
     run = job.runs.get()
     env = dict(line.split("=", 1) for line in run.result["stdout"].splitlines())
     assert "SECRET_KEY" not in env
@@ -213,7 +183,7 @@ def test_a_missing_working_directory_fails_clearly(coder, broker):
 def test_a_timeout_kills_the_process_group_children_too(coder, broker, run_dir):
     pidfile = run_dir / "child.pid"
     started = time.monotonic()
-    job = run_once(
+    job = run_command(
         coder,
         {
             "command": ["sh", "-c", f"sleep 30 & echo $! > {pidfile}; echo started; wait"],
@@ -283,16 +253,7 @@ def test_a_stop_request_ends_the_group_as_canceled(run_dir, settings):
         "shell": False,
         "env": {},
     }
-    context = RunContext(
-        job_id=str(uuid.uuid4()),
-        run_id=str(uuid.uuid4()),
-        attempt=1,
-        idempotency_key=str(uuid.uuid4()),
-        task=task,
-        payload={},
-        timeout=None,
-        due_at=datetime.now(UTC),
-    )
+    context = run_context(task)
     timer = threading.Timer(0.3, context.stop.set)
     timer.start()
     try:

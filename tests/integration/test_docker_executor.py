@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import docker
 import pytest
@@ -18,11 +18,12 @@ from django.utils import timezone
 
 from executors import docker as docker_executor
 from executors import docker_janitor
-from executors.base import RunContext
 from executors.registry import get_executor
-from jobs import dispatch, runner
 from jobs.models import Job, Run, RunStatus
+from tests.contexts import run_context
 from tests.podman import docker_host as podman_docker_host
+
+from .helpers import run_once
 
 pytestmark = [pytest.mark.django_db]
 
@@ -53,16 +54,9 @@ def engine(podman, podman_client, settings):
     docker_executor.close_clients()
 
 
-def run_once(client, task: dict, **extra) -> Job:
-    """Create a docker job due in a second, plan it and execute its run in this process."""
-    body = {"task": {"type": "docker", "image": IMAGE, **task}, "schedule": "1s", **extra}
-    response = client.post("/api/v1/jobs", body, format="json")
-    assert response.status_code == 201, response.data
-    job = Job.objects.get(id=response.json()["id"])
-    dispatch.plan_due_fires()
-    runner.execute(str(job.runs.get().id))
-    job.refresh_from_db()
-    return job
+def run_container(client, task: dict, **extra) -> Job:
+    """run_once of a docker task of IMAGE."""
+    return run_once(client, {"type": "docker", "image": IMAGE, **task}, **extra)
 
 
 def containers_of(client: docker.DockerClient, run_id) -> list:
@@ -71,7 +65,7 @@ def containers_of(client: docker.DockerClient, run_id) -> list:
 
 def the_run(engine, client, task: dict, **extra):
     """Run the task once; check its container is gone; return the run."""
-    run = run_once(client, task, **extra).runs.get()
+    run = run_container(client, task, **extra).runs.get()
     assert containers_of(engine, run.id) == [], "the run's container was not removed"
     return run
 
@@ -80,7 +74,7 @@ def the_run(engine, client, task: dict, **extra):
 
 
 def test_stdout_and_stderr_are_captured_separately(engine, coder, broker):
-    job = run_once(coder, {"command": "sh -c 'echo to out; echo to err >&2'"})
+    job = run_container(coder, {"command": "sh -c 'echo to out; echo to err >&2'"})
     run = job.runs.get()
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert job.status == "succeeded"
@@ -188,16 +182,8 @@ def test_only_a_bounded_piece_of_the_output_is_kept(engine, coder, broker, setti
 
 def test_the_stop_event_kills_the_container(engine):
     """concurrency=replace will set the run's stop event: the container is killed."""
-    run_id = str(uuid.uuid4())
-    context = RunContext(
-        job_id=str(uuid.uuid4()),
-        run_id=run_id,
-        attempt=1,
-        idempotency_key=run_id,
-        task={"type": "docker", "image": IMAGE, "command": "sleep 30", "pull": "missing"},
-        payload={},
-        timeout=None,
-        due_at=datetime.now(UTC),
+    context = run_context(
+        {"type": "docker", "image": IMAGE, "command": "sleep 30", "pull": "missing"}
     )
     timer = threading.Timer(0.5, context.stop.set)
     timer.start()
@@ -208,13 +194,13 @@ def test_the_stop_event_kills_the_container(engine):
         timer.cancel()
     assert outcome.status == RunStatus.CANCELED
     assert time.monotonic() - started < 5
-    assert containers_of(engine, run_id) == []
+    assert containers_of(engine, context.run_id) == []
 
 
 def test_an_unreachable_engine_is_a_clear_failure(coder, broker, settings, tmp_path):
     host = f"unix://{tmp_path}/nothing-listens.sock"
     settings.SCHED = {**settings.SCHED, "DOCKER_HOST": host}
-    job = run_once(coder, {"command": "true"})
+    job = run_container(coder, {"command": "true"})
     run = job.runs.get()
     assert run.status == RunStatus.FAILED
     assert f"DOCKER_HOST={host}" in run.error

@@ -11,13 +11,14 @@ import time
 from base64 import b64encode
 
 import pytest
-from django.utils import timezone
 
 from executors.base import Outcome, RunContext
 from executors.http import HttpExecutor
-from jobs import dispatch, runner
-from jobs.models import Job, RunStatus
+from jobs.models import RunStatus
+from tests.contexts import run_context
 from tests.target import Target
+
+from .helpers import run_once
 
 pytestmark = [pytest.mark.django_db]
 
@@ -27,17 +28,6 @@ def target():
     server = Target()
     yield server
     server.close()
-
-
-def run_once(api, task: dict, **extra) -> Job:
-    """Create a job due now, plan it and execute its run in this process."""
-    response = api.post("/api/v1/jobs", {"task": task, "schedule": "1s", **extra}, format="json")
-    assert response.status_code == 201, response.data
-    job = Job.objects.get(id=response.json()["id"])
-    dispatch.plan_due_fires()
-    runner.execute(str(job.runs.get().id))
-    job.refresh_from_db()
-    return job
 
 
 def test_it_sends_the_request_with_idempotency_and_job_headers(api, broker, target):
@@ -271,16 +261,7 @@ def test_https_certificates_are_checked_against_the_ca_bundle(api, broker, tls_t
 
 
 def _context(uri: str, **task) -> RunContext:
-    return RunContext(
-        job_id="j",
-        run_id="r",
-        attempt=1,
-        idempotency_key="k",
-        task={"method": "GET", "uri": uri, "headers": {}, **task},
-        payload={},
-        timeout=None,
-        due_at=timezone.now(),
-    )
+    return run_context({"method": "GET", "uri": uri, "headers": {}, **task})
 
 
 def _run_in_thread(context: RunContext):

@@ -17,8 +17,9 @@ from django.core.files.storage import default_storage
 
 from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
+from tests.processes import alive
 
-from .helpers import code_user, run_prune_scripts
+from .helpers import code_user, run_once, run_prune_scripts
 
 pytestmark = [pytest.mark.django_db]
 
@@ -39,15 +40,6 @@ def media(settings, tmp_path) -> Path:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.SCHED = {**settings.SCHED, "KILL_GRACE": 0.5}
     return tmp_path / "media"
-
-
-@pytest.fixture
-def run_dir():
-    """A directory the run's user may enter and write (tmp_path sits below a 0700 one)."""
-    path = tempfile.mkdtemp(prefix="sched-test-")
-    os.chmod(path, 0o777)
-    yield Path(path)
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -90,14 +82,9 @@ def create(client, task: dict, **extra):
     )
 
 
-def run_once(client, task: dict, **extra) -> Job:
-    response = create(client, task, **extra)
-    assert response.status_code == 201, response.data
-    job = Job.objects.get(id=response.json()["id"])
-    dispatch.plan_due_fires()
-    runner.execute(str(job.runs.get().id))
-    job.refresh_from_db()
-    return job
+def run_script(client, task: dict, **extra) -> Job:
+    """run_once of a script task."""
+    return run_once(client, {"type": "script", **task}, **extra)
 
 
 def stored_files(media: Path) -> list[Path]:
@@ -115,7 +102,7 @@ echo "cwd=$(pwd)"
 
 
 def test_a_script_with_a_shebang_runs_with_its_args(coder, broker):
-    job = run_once(coder, {"content": b64(SHOW), "filename": "show.sh", "args": ["a b", "", "c"]})
+    job = run_script(coder, {"content": b64(SHOW), "filename": "show.sh", "args": ["a b", "", "c"]})
     run = job.runs.get()
     assert run.status == RunStatus.SUCCEEDED, run.error
     lines = run.result["stdout"].splitlines()
@@ -131,7 +118,7 @@ def test_a_script_with_a_shebang_runs_with_its_args(coder, broker):
 def test_a_static_binary_runs(coder, broker, static_binary):
     data = static_binary.read_bytes()
     args = ["x y"] if static_binary.name == "hello" else ["echo", "hello from a static binary"]
-    job = run_once(coder, {"content": b64(data), "filename": static_binary.name, "args": args})
+    job = run_script(coder, {"content": b64(data), "filename": static_binary.name, "args": args})
     run = job.runs.get()
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.result["stdout"].startswith("hello from a static binary")
@@ -139,7 +126,7 @@ def test_a_static_binary_runs(coder, broker, static_binary):
 
 
 def test_a_script_failing_is_failed_with_its_code(coder, broker):
-    run = run_once(coder, {"content": b64("#!/bin/sh\necho bad >&2\nexit 4\n")}).runs.get()
+    run = run_script(coder, {"content": b64("#!/bin/sh\necho bad >&2\nexit 4\n")}).runs.get()
     assert run.status == RunStatus.FAILED
     assert run.result["exit_code"] == 4
     assert run.error == "Exited with code 4: bad"
@@ -164,7 +151,7 @@ def test_an_elf_binary_is_accepted(coder, broker, media):
 def test_env_cwd_and_no_leak(coder, broker, run_dir, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "worker-secret")
     script = '#!/bin/sh\necho "$GREETING"\npwd\nenv | grep -c SECRET_KEY || true\n'
-    run = run_once(
+    run = run_script(
         coder, {"content": b64(script), "env": {"GREETING": "hi"}, "cwd": str(run_dir)}
     ).runs.get()
     assert run.status == RunStatus.SUCCEEDED, run.error
@@ -175,20 +162,20 @@ def test_a_timeout_kills_the_script_and_its_children_and_cleans_up(coder, broker
     pidfile = run_dir / "child.pid"
     script = f"#!/bin/sh\npwd\nsleep 30 &\necho $! > {pidfile}\nwait\n"
     started = time.monotonic()
-    run = run_once(coder, {"content": b64(script), "timeout": "0.4s"}).runs.get()
+    run = run_script(coder, {"content": b64(script), "timeout": "0.4s"}).runs.get()
     assert run.status == RunStatus.TIMED_OUT
     assert time.monotonic() - started < 4
     assert not os.path.exists(run.result["stdout"].strip())
     child = int(pidfile.read_text())
     deadline = time.monotonic() + 2
-    while _alive(child) and time.monotonic() < deadline:
+    while alive(child) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not _alive(child)
+    assert not alive(child)
 
 
 def test_a_script_runs_as_the_code_user_and_may_write_its_directory(coder, broker):
     script = "#!/bin/sh\nid -u\ntouch made-here && echo wrote\nstat -c '%u' .\n"
-    run = run_once(coder, {"content": b64(script)}).runs.get()
+    run = run_script(coder, {"content": b64(script)}).runs.get()
     assert run.status == RunStatus.SUCCEEDED, run.error
     uid = str(code_user().pw_uid)
     assert run.result["stdout"] == f"{uid}\nwrote\n{uid}\n"
@@ -196,7 +183,7 @@ def test_a_script_runs_as_the_code_user_and_may_write_its_directory(coder, broke
 
 def test_the_run_directory_is_private(coder, broker):
     script = "#!/bin/sh\nstat -c '%a' . \"$0\"\n"
-    run = run_once(coder, {"content": b64(script)}).runs.get()
+    run = run_script(coder, {"content": b64(script)}).runs.get()
     assert run.result["stdout"].split() == ["700", "700"]
 
 
@@ -338,23 +325,15 @@ def test_run_as_switches_user(root, broker):
     except KeyError:
         pytest.skip("no user 'nobody' on this host")
     script = "#!/bin/sh\nid -un\ntouch made-here && echo wrote\n"
-    run = run_once(root, {"content": b64(script), "run_as": "nobody"}).runs.get()
+    run = run_script(root, {"content": b64(script), "run_as": "nobody"}).runs.get()
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.result["stdout"] == "nobody\nwrote\n"
 
 
 def test_run_as_a_missing_user_fails(root, broker):
-    run = run_once(root, {"content": b64("#!/bin/sh\nid\n"), "run_as": "no-such-user-xyz"})
+    run = run_script(root, {"content": b64("#!/bin/sh\nid\n"), "run_as": "no-such-user-xyz"})
     assert run.runs.get().status == RunStatus.FAILED
     assert "no user 'no-such-user-xyz'" in run.runs.get().error
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.django_db(transaction=True)  # catalog tasks run in a thread of their own

@@ -22,6 +22,7 @@ import pytest
 
 from executors.process import Account, _reach_directory, resolve_account
 from jobs.models import RunStatus
+from tests.processes import SECRETS_PROBE
 
 from .helpers import code_user
 from .test_command_executor import the_run
@@ -30,37 +31,20 @@ pytestmark = [pytest.mark.django_db]
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Every environ the run can reach: its ancestors' (by the ppid in /proc/<pid>/stat), then
-# every process's; and the parent's memory map.
-PROBE = r"""
-id -u
-p=$PPID
-while [ "$p" -gt 1 ]; do
-    cat /proc/$p/environ
-    p=$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f2)
-done
-cat /proc/[0-9]*/environ
-head -c 200 /proc/$PPID/maps
-echo probe-done
-"""
-
 # The worker: Django set up with the real settings, the worker's start-up hook run (unless
 # told not to), one command run by the real executor, its outcome as JSON.
 WORKER = """
-import json, sys, uuid
-from datetime import UTC, datetime
+import json, sys
 import django
 django.setup()
 from celery.signals import worker_process_init
-from executors.base import RunContext
 from executors.registry import get_executor
+from tests.contexts import run_context
 import schedsite.celery
 if sys.argv[1] == "guarded":  # what the worker's start-up signals run
     worker_process_init.send(sender=None)
-ids = dict(job_id=str(uuid.uuid4()), run_id=str(uuid.uuid4()), idempotency_key=str(uuid.uuid4()))
-context = RunContext(
-    attempt=1, task={"type": "command", "command": sys.argv[2], "shell": True, "env": {}},
-    payload={}, timeout=20, due_at=datetime.now(UTC), **ids,
+context = run_context(
+    {"type": "command", "command": sys.argv[2], "shell": True, "env": {}}, timeout=20
 )
 outcome = get_executor("command").run(context)
 print(json.dumps({"status": outcome.status, "error": outcome.error, **outcome.result}))
@@ -78,7 +62,7 @@ def run_worker(*, guarded: bool, run_code_as: str, no_capabilities: bool = False
         "RUN_CODE_AS": run_code_as,
         "PYTHONPATH": str(ROOT),
     }
-    argv = [sys.executable, "-c", WORKER, "guarded" if guarded else "plain", PROBE]
+    argv = [sys.executable, "-c", WORKER, "guarded" if guarded else "plain", SECRETS_PROBE]
     if no_capabilities and os.geteuid() == 0:
         # uid 0 without a capability: the checks a worker of an ordinary user meets.
         argv = ["setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", *argv]

@@ -1,13 +1,16 @@
-"""Serializer building blocks shared by the job API and the executors' task schemas."""
+"""Serializer building blocks shared by the job API and the executors' task schemas.
+
+A floor module: it imports no other part of the service but jobs.durations and
+jobs.safejson, so executors/ and catalog/ use it without importing the API.
+"""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from jobs import safejson
 from jobs.durations import format_duration, parse_duration
-
-from . import safejson
 
 
 class StrictSerializer(serializers.Serializer):
