@@ -1,23 +1,30 @@
-"""Task type -> executor, imported lazily so a worker loads only what it runs."""
+"""Task type -> executor, imported lazily so a worker loads only what it runs.
+
+The task types are jobs.states.TaskType (the job's `type` choices); this says where each
+one's executor lives, and an executor's own `type` must be the type it is registered for
+(tests/unit/test_registry.py).
+"""
 
 from __future__ import annotations
 
 from functools import cache
 from importlib import import_module
 
+from jobs.states import TaskType
+
 from .base import Executor
 
 EXECUTORS = {
-    "http": "executors.http.HttpExecutor",
-    "docker": "executors.docker.DockerExecutor",
-    "command": "executors.command.CommandExecutor",
-    "script": "executors.script.ScriptExecutor",
-    "catalog": "executors.catalog.CatalogExecutor",
+    TaskType.HTTP: "executors.http.HttpExecutor",
+    TaskType.DOCKER: "executors.docker.DockerExecutor",
+    TaskType.COMMAND: "executors.command.CommandExecutor",
+    TaskType.SCRIPT: "executors.script.ScriptExecutor",
+    TaskType.CATALOG: "executors.catalog.CatalogExecutor",
 }
 
 
 def known_types() -> list[str]:
-    return sorted(EXECUTORS)
+    return sorted(TaskType.values)
 
 
 @cache
