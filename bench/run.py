@@ -761,7 +761,7 @@ def main(argv: list[str] | None = None) -> int:
             make_user(ctx)
             ctx.target_url = bench.start_target()
             ctx.target = TargetClient(ctx.target_url)
-            monitor = ctx.monitor = CpuMonitor(bench.db_name).start()
+            monitor = ctx.monitor = CpuMonitor(bench.db.name).start()
             ctx.results["cpu"] = {}
             for name in selected:
                 before = monitor.snapshot()
