@@ -11,8 +11,8 @@ bench/infra.py), then, one phase after the other:
   the same probes;
 - `API creations`: `POST /api/v1/jobs` from 16 client threads, as `python -m bench` does.
 
-`--before` also starts the web line the Procfile had before issue 12 (gunicorn's gthread
-worker, 2 processes x 4 threads), runs the same on it and prints both side by side; the
+`--before` also starts the Procfile's former web line (gunicorn's gthread worker,
+2 processes x 4 threads), runs the same on it and prints both side by side; the
 creation rounds alternate between the two, so a busy moment of the machine falls on both.
 A figure, not a test.
 """
@@ -33,7 +33,7 @@ from .api_load import post_jobs
 from .infra import VENV_BIN, Bench
 from .stats import child_pids, cpu_seconds, summary_ms
 
-# The Procfile's web line before issue 12 (point 8), for the side-by-side figures.
+# The Procfile's former web line (gthread workers), for the side-by-side figures.
 BEFORE = [
     str(VENV_BIN / "gunicorn"),
     "schedsite.wsgi",
@@ -138,7 +138,7 @@ def probe_health(base_url: str, seconds: float) -> dict:
 
 
 def api_creations(base_url: str, token: str, seconds: float, clients: int = 16) -> dict:
-    """POST /api/v1/jobs from `clients` threads for `seconds` (as bench/run.py's `bench_api`)."""
+    """POST /api/v1/jobs from `clients` threads for `seconds` (as bench/api.py's `bench_api`)."""
     return post_jobs(base_url, token, seconds, target="http://127.0.0.1:9/api", clients=clients)
 
 
