@@ -42,11 +42,20 @@ def render(results: dict, meta: dict) -> str:
         "",
     ]
     targets: list[Target] = []
-    for section in (_fire_lag, _dispatch, _e2e, _api, _baseline):
-        lines, met = section(results)
-        out += lines
-        targets += met
-    out += _cpu(results, meta)
+    sections = (
+        ("fire_lag", lambda lag: _fire_lag(lag, results.get("now_lag"))),
+        ("dispatch", _dispatch),
+        ("e2e", _e2e),
+        ("api", _api),
+        ("baseline", _baseline),
+    )
+    for key, section in sections:
+        if results.get(key):
+            lines, met = section(results[key])
+            out += lines
+            targets += met
+    if results.get("cpu"):
+        out += _cpu(results["cpu"], meta)
     if targets:
         out += ["### Targets (shared/DESIGN.md)", "", "| target | measured | |", "|---|---|---|"]
         out += [f"| {t} | {m} | {ok} |" for t, m, ok, _ in targets]
@@ -54,14 +63,10 @@ def render(results: dict, meta: dict) -> str:
     return "\n".join(out)
 
 
-def _fire_lag(results: dict) -> tuple[list[str], list[Target]]:
+def _fire_lag(lag: dict, now: dict | None) -> tuple[list[str], list[Target]]:
     """1. Fire lag: a row per load (and the `now` jobs); a target per load."""
-    lag = results.get("fire_lag")
-    if not lag:
-        return [], []
-    out: list[str] = []
     targets: list[Target] = []
-    out += [
+    out = [
         "### 1. Fire lag (request received at the target - due time)",
         "",
         "| load | fires | received | p50 ms | p95 ms | p99 ms | max ms "
@@ -76,7 +81,6 @@ def _fire_lag(results: dict) -> tuple[list[str], list[Target]]:
             f"{_n(s['all_started_after_s'], 2)} s | {_n(s['delivered_per_s'])} | "
             f"{_n(s.get('dropped'))} |"
         )
-    now = results.get("now_lag")
     if now:
         for key, what in (
             ("from_201", "API 201 -> target"),
@@ -100,14 +104,10 @@ def _fire_lag(results: dict) -> tuple[list[str], list[Target]]:
     return out, targets
 
 
-def _dispatch(results: dict) -> tuple[list[str], list[Target]]:
+def _dispatch(rows: list[dict]) -> tuple[list[str], list[Target]]:
     """2. Dispatch capacity and memory: a row per size; capacity and memory targets."""
-    rows = results.get("dispatch")
-    if not rows:
-        return [], []
-    out: list[str] = []
     targets: list[Target] = []
-    out += [
+    out = [
         "### 2. Dispatch capacity (`jobs.dispatch.dispatch()`, in process) and memory",
         "",
         "| jobs in the database | due | load s | fires/s planned + published | plan only /s | "
@@ -157,11 +157,8 @@ def _dispatch(results: dict) -> tuple[list[str], list[Target]]:
     return out, targets
 
 
-def _e2e(results: dict) -> tuple[list[str], list[Target]]:
+def _e2e(e2e: dict) -> tuple[list[str], list[Target]]:
     """3. End-to-end throughput, ours and raw Celery; the ratio targets."""
-    e2e = results.get("e2e")
-    if not e2e:
-        return [], []
     out = [
         "### 3. End-to-end throughput (one worker as in the Procfile: threads pool, 16 threads)",
         "",
@@ -248,14 +245,9 @@ def _e2e_targets(e2e: dict) -> list[Target]:
     return targets
 
 
-def _api(results: dict) -> tuple[list[str], list[Target]]:
+def _api(api: dict) -> tuple[list[str], list[Target]]:
     """4. API creations."""
-    api = results.get("api")
-    if not api:
-        return [], []
-    out: list[str] = []
-    targets: list[Target] = []
-    out += [
+    out = [
         f"### 4. API: `POST /jobs` under gunicorn (2 processes x 4 threads), "
         f"{api['clients']} client threads",
         "",
@@ -265,18 +257,13 @@ def _api(results: dict) -> tuple[list[str], list[Target]]:
         f"{_n(api['max'])} | {api['errors']} |",
         "",
     ]
-    return out, targets
+    return out, []
 
 
-def _baseline(results: dict) -> tuple[list[str], list[Target]]:
+def _baseline(base: dict) -> tuple[list[str], list[Target]]:
     """5. The django-celery-beat baseline."""
-    base = results.get("baseline")
-    if not base:
-        return [], []
-    out: list[str] = []
-    targets: list[Target] = []
     dcb, ours = base["dcb"], base["ours"]
-    out += [
+    out = [
         f"### 5. Baseline: {_n(base['jobs'])} interval jobs every {base['every']} s, "
         f"fires delivered in {base['window']:g} s",
         "",
@@ -292,16 +279,12 @@ def _baseline(results: dict) -> tuple[list[str], list[Target]]:
         f"**{ours['delivered'] / max(dcb['delivered'], 1):.1f}** | |",
         "",
     ]
-    return out, targets
+    return out, []
 
 
-def _cpu(results: dict, meta: dict) -> list[str]:
+def _cpu(cpu: dict, meta: dict) -> list[str]:
     """The cores each benchmark and the rest of the machine used."""
-    cpu = results.get("cpu")
-    if not cpu:
-        return []
-    out: list[str] = []
-    out += [
+    out = [
         f"### CPU in use during each benchmark (cores, of {meta['cores']}; lower bounds)",
         "",
         "| benchmark | seconds | bench processes | bench database backends | "
