@@ -708,10 +708,9 @@ def _route(path: str) -> tuple[int, float]:
 
 class _TargetServer(ThreadingHTTPServer):
     daemon_threads = True
-    # socketserver's default listen backlog is 5: a burst of new connections overflowed
-    # it, and with SYN cookies the kernel then reset connections the worker believed
-    # open ("Connection reset by peer", runs failed without a request; TcpExtListenOverflows).
-    # A real target's backlog is in the hundreds or thousands.
+    # A listen backlog as a real target's (hundreds or more), not socketserver's 5: a burst
+    # of new connections must not overflow it, or the kernel resets connections the worker
+    # believes open and runs fail without a request.
     request_queue_size = 1024
     target: Target
     stopping: threading.Event
