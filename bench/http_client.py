@@ -8,8 +8,8 @@ read per request, the best of 5 rounds of 1,000 each, side by side:
   request through executors/http_client.py on libcurl, the body within its limit, the
   outcome), for an ordinary owner (the egress policy applies; EGRESS_ALLOW opens the
   loopback target) and for an owner it does not limit;
-- urllib3's PoolManager alone, with the same headers and body (the executor's client
-  until 2026-12-01);
+- urllib3's PoolManager alone, with the same headers and body (the executor's former
+  client);
 - the standard library's http.client alone;
 - libcurl through pycurl alone, a handle kept, as a worker thread keeps one.
 

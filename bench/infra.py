@@ -1,7 +1,8 @@
 """The machinery of a benchmark run: a fresh database, a private Redis, product processes.
 
 Reuses the e2e harness's `Process` (a subprocess in its own session, logged to a file),
-`RedisServer` (a private redis-server without persistence) and helpers. The database is
+`RedisServer` (a private redis-server without persistence), `Database` and the argv and
+environment of product processes. The database is
 `bench_<random>` on the PostgreSQL server of `BENCH_DATABASE_URL`, dropped at the end;
 the machine's other databases and its shared Redis are never touched.
 """
@@ -10,26 +11,32 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from tests.e2e.harness import (
     ROOT,
+    UNTHROTTLED,
     VENV_BIN,
     WORKER_QUEUES,
+    Database,
     Process,
     RedisServer,
+    beat_argv,
     celery_worker_argv,
     free_port,
     manage,
+    process_env,
     tail,
+    wait_logged,
     wait_until,
     web_argv,
+    web_healthy,
 )
+
+from .stats import child_pids
 
 __all__ = [
     "ROOT",
@@ -44,6 +51,24 @@ __all__ = [
 ]
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
+
+# The product's defaults (Procfile, settings) but for what a load of one user needs.
+BENCH_ENV = {
+    "SECRET_KEY": "bench-only-secret-key-" + "0123456789abcdef" * 3,
+    "DEBUG": "0",
+    "DJANGO_SETTINGS_MODULE": "schedsite.settings",
+    # The bench user's jobs fire every second or faster, and its templates are dated far
+    # ahead (2099) so that they never fire.
+    "MIN_INTERVAL": "0",
+    "MAX_SCHEDULE_AHEAD": str(100 * 366 * 86400),
+    "PYTHONUNBUFFERED": "1",
+    # The bench user is an ordinary user and the target is on loopback: opened as an
+    # operator opens an internal host, so the policy's check is measured.
+    "EGRESS_ALLOW": "127.0.0.0/8",
+    # The load is one user's, as fast as it goes: no request rates, no job quota.
+    **UNTHROTTLED,
+    "MAX_JOBS_PER_USER": "0",
+}
 
 
 def wal_bytes() -> int:
@@ -73,15 +98,7 @@ def rss_mib(pid: int, *, children: bool = False) -> float:
 
     total = one(pid)
     if children:
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as f:
-                        fields = f.read().rsplit(")", 1)[1].split()
-                    if int(fields[1]) == pid:
-                        total += one(int(entry))
-                except (OSError, IndexError, ValueError):
-                    pass
+        total += sum(one(child) for child in child_pids(pid))
     return total / 1024
 
 
@@ -96,10 +113,7 @@ class Bench:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         server = server_url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_SERVER
-        parts = urlsplit(server)
-        self.db_name = f"bench_{secrets.token_hex(4)}"
-        self.db_url = urlunsplit(parts._replace(path=f"/{self.db_name}"))
-        self.admin_url = urlunsplit(parts._replace(path="/postgres", query=""))
+        self.db = Database(workdir, server, prefix="bench")
         self.redis = RedisServer(workdir)
         self.processes: dict[str, Process] = {}
         self.env: dict[str, str] = {}
@@ -111,36 +125,11 @@ class Bench:
         try:
             self.redis.start()
             self._exit.callback(self.redis.stop)
-            self._admin(f'CREATE DATABASE "{self.db_name}"')
-            self._exit.callback(
-                self._admin, f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'
+            self.db.create()
+            self._exit.callback(self.db.drop)
+            self.env = process_env(
+                self.workdir, BENCH_ENV, database_url=self.db.url, redis_url=self.redis.url
             )
-            var = self.workdir / "var"
-            var.mkdir(exist_ok=True)
-            self.env = {
-                **os.environ,
-                "SECRET_KEY": "bench-only-secret-key-" + "0123456789abcdef" * 3,
-                "DEBUG": "0",
-                "DJANGO_SETTINGS_MODULE": "schedsite.settings",
-                "DATABASE_URL": self.db_url,
-                "REDIS_URL": self.redis.url,
-                "VAR_DIR": str(var),
-                # The bench user's jobs fire every second or faster, and its templates are
-                # dated far ahead (2099) so that they never fire.
-                "MIN_INTERVAL": "0",
-                "MAX_SCHEDULE_AHEAD": str(100 * 366 * 86400),
-                "PYTHONUNBUFFERED": "1",
-                # The bench user is an ordinary user and the target is on loopback: opened
-                # as an operator opens an internal host, so the policy's check is measured.
-                "EGRESS_ALLOW": "127.0.0.0/8",
-                # The load is one user's, as fast as it goes: no request rates, no job quota.
-                "API_THROTTLE_USER": "off",
-                "API_THROTTLE_ANON": "off",
-                "API_THROTTLE_CREATE": "off",
-                "API_THROTTLE_CREATE_TRUSTED": "off",
-                "MAX_JOBS_PER_USER": "0",
-                "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            }
             self._exit.callback(self.stop_all)
         except BaseException:
             self._exit.close()
@@ -149,12 +138,6 @@ class Bench:
 
     def __exit__(self, *exc_info) -> None:
         self._exit.close()
-
-    def _admin(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(sql)
 
     # -- processes
 
@@ -177,14 +160,7 @@ class Bench:
             self.stop(name)
 
     def wait_log(self, name: str, mark: str, timeout: float = 60) -> None:
-        process = self.processes[name]
-
-        def ready() -> bool:
-            if not process.alive():
-                raise RuntimeError(f"{name} exited:\n{tail(process.log)}")
-            return mark in process.own_log_text()
-
-        wait_until(ready, timeout=timeout, interval=0.05, what=f"{name} to be ready")
+        wait_logged(self.processes[name], (mark,), timeout=timeout, interval=0.05)
 
     def start_worker(
         self,
@@ -220,19 +196,7 @@ class Bench:
         env: dict | None = None,
         wait: bool = True,
     ) -> Process:
-        argv = [
-            str(VENV_BIN / "celery"),
-            "-A",
-            app,
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--pidfile=",
-            "--schedule",
-            str(self.workdir / f"{name}-schedule"),
-        ]
-        if scheduler:
-            argv += ["--scheduler", scheduler]
+        argv = beat_argv(self.workdir / f"{name}-schedule", app=app, scheduler=scheduler)
         process = self.start(name, argv, env=env)
         if wait:
             self.wait_log(name, "beat: Starting")
@@ -260,10 +224,7 @@ class Bench:
         def healthy() -> bool:
             if not self.processes[name].alive():
                 raise RuntimeError(f"{name} exited:\n{tail(self.processes[name].log)}")
-            try:
-                return requests.get(f"{base}/api/v1/health", timeout=2).status_code == 200
-            except requests.RequestException:
-                return False
+            return web_healthy(base)
 
         wait_until(healthy, timeout=60, interval=0.1, what="web health 200")
         return base

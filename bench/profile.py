@@ -18,6 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from .context import far_template, log, wait_runs_done
+from .dispatch import load_dispatch_jobs
 from .infra import VENV_BIN
 
 
@@ -93,8 +95,6 @@ def profile_dispatch(ctx, jobs: int = 100_000, due: int = 5_000) -> dict:
 
     import jobs.dispatch as dispatch_module
 
-    from .run import load_dispatch_jobs, log
-
     ctx.quiet()
     log(f"profile: dispatch() with {jobs:,} jobs, {due:,} due, under pyinstrument")
     load_dispatch_jobs(ctx, jobs, due)
@@ -132,7 +132,6 @@ def profile_one_run(ctx) -> dict:
     from jobs.models import Run
 
     from . import load
-    from .run import far_template
 
     ctx.quiet()
     tpl = far_template(ctx, "2099-01-01T00:00:00Z", "/one")
@@ -158,7 +157,6 @@ def profile_one_run(ctx) -> dict:
 def profile_processes(ctx, runs: int = 2_000, seconds: int = 12) -> dict:
     """py-spy on the worker and the beat while `runs` HTTP runs due at once go through."""
     from . import load
-    from .run import far_template, log, wait_runs_done
 
     b = ctx.bench
     ctx.quiet()

@@ -12,6 +12,9 @@ PLOT = ROOT / "docs" / "benchmarks-fire-lag.png"
 BEGIN = "<!-- bench:begin (written by `make bench` / `make bench-full`; edit outside) -->"
 END = "<!-- bench:end -->"
 
+# A row of the targets table: the target, what was measured, met or missed, a note.
+Target = tuple[str, str, str, str]
+
 
 def _n(value, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -38,234 +41,262 @@ def render(results: dict, meta: dict) -> str:
         f"{meta['took_s'] / 60:.1f} min: `{meta['command']}`.",
         "",
     ]
-    targets: list[tuple[str, str, str, str]] = []
-
-    lag = results.get("fire_lag")
-    if lag:
-        out += [
-            "### 1. Fire lag (request received at the target - due time)",
-            "",
-            "| load | fires | received | p50 ms | p95 ms | p99 ms | max ms "
-            "| all started after | delivered/s | duplicates dropped |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for label, s in lag.items():
-            name = _lag_name(label)
-            out.append(
-                f"| {name} | {_n(s['fires'])} | {_n(s['received'])} | {_n(s['p50'])} | "
-                f"{_n(s['p95'])} | {_n(s['p99'])} | {_n(s['max'])} | "
-                f"{_n(s['all_started_after_s'], 2)} s | {_n(s['delivered_per_s'])} | "
-                f"{_n(s.get('dropped'))} |"
-            )
-        now = results.get("now_lag")
-        if now:
-            for key, what in (
-                ("from_201", "API 201 -> target"),
-                ("from_post", "POST sent -> target"),
-            ):
-                s = now[key]
-                out.append(
-                    f"| `now` jobs, {what} (10/s) | {_n(s['n'])} | {_n(s['n'])} | {_n(s['p50'])} | "
-                    f"{_n(s['p95'])} | {_n(s['p99'])} | {_n(s['max'])} | | | |"
-                )
-        out.append("")
-        for label, s in lag.items():
-            targets.append(
-                (
-                    f"fire lag p50 < 20 ms, p99 < 100 ms ({label})",
-                    f"p50 {_n(s['p50'])} ms, p99 {_n(s['p99'])} ms",
-                    _met(s["p50"] < 20 and s["p99"] < 100),
-                    "",
-                )
-            )
-
-    rows = results.get("dispatch")
-    if rows:
-        out += [
-            "### 2. Dispatch capacity (`jobs.dispatch.dispatch()`, in process) and memory",
-            "",
-            "| jobs in the database | due | load s | fires/s planned + published | plan only /s | "
-            "publish only /s | the same runs, a message each by `apply_async` one at a time /s "
-            "| PostgreSQL WAL bytes/fire | beat RSS MiB | worker RSS MiB |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for r in rows:
-            out.append(
-                f"| {_n(r['jobs'])} | {_n(r['due'])} | {_n(r['load_s'], 1)} | "
-                f"**{_n(r['fires_per_s'])}** | {_n(r['plan_per_s'])} | {_n(r['publish_per_s'])} | "
-                f"{_n(r['apply_async_per_s'])} | {_n(r.get('wal_bytes_per_fire'))} | "
-                f"{_n(r['rss_beat_mib'])} | "
-                f"{_n(r['rss_worker_mib'])} |"
-            )
-        first, last = rows[0], rows[-1]
-        ratio = last["fires_per_s"] / first["fires_per_s"]
-        out += [
-            "",
-            f"Fires/s at {_n(last['jobs'])} jobs / at {_n(first['jobs'])} jobs: **{ratio:.2f}**. "
-            f"Beat RSS ratio {last['rss_beat_mib'] / first['rss_beat_mib']:.2f}, worker RSS ratio "
-            f"{last['rss_worker_mib'] / first['rss_worker_mib']:.2f}.",
-            "",
-        ]
-        worst = min(r["fires_per_s"] for r in rows)
-        targets.append(
-            (
-                "dispatch >= 5,000 fires/s, flat in the number of jobs",
-                f"{_n(worst)}/s at worst; ratio {ratio:.2f} "
-                f"({_n(last['jobs'])} vs {_n(first['jobs'])})",
-                _met(worst >= 5000 and ratio >= 0.8),
-                "",
-            )
-        )
-        mem_ratio = max(
-            last["rss_beat_mib"] / first["rss_beat_mib"],
-            last["rss_worker_mib"] / first["rss_worker_mib"],
-        )
-        targets.append(
-            (
-                "beat and worker memory flat in the number of jobs",
-                f"largest RSS ratio {mem_ratio:.2f}",
-                _met(mem_ratio <= 1.2),
-                "",
-            )
-        )
-
-    e2e = results.get("e2e")
-    if e2e:
-        out += [
-            "### 3. End-to-end throughput "
-            "(one worker as in the Procfile: threads pool, 16 threads)",
-            "",
-            "| what | per second | ratio to raw Celery | worker CPU ms/run "
-            "| PostgreSQL CPU ms/run | PostgreSQL WAL bytes/run | beat CPU ms/run |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-            f"| raw Celery no-op tasks drained, same worker configuration "
-            f"| {_n(e2e['raw_per_s'])} | 1 | | | | |",
-        ]
-        for key, what in (
-            ("raw_eta_per_s", "no-op tasks, each with an ETA as fires have, timed from it"),
-            ("raw_http_per_s", "tasks doing one GET to the target each (`bench.fire`)"),
-            ("raw_http_eta_per_s", "`bench.fire` tasks, each with an ETA, timed from it"),
-        ):
-            if key in e2e:
-                out.append(
-                    f"| raw Celery {what}, same worker configuration | {_n(e2e[key])} "
-                    f"| {e2e[key] / e2e['raw_per_s']:.2f} | | | | |"
-                )
-        for v in e2e.get("variants", [])[1:]:
-            if "raw_per_s" in v and v.get("workers", 2) == 2:
-                out.append(
-                    "| raw Celery no-op tasks drained, two worker processes "
-                    f"| {_n(v['raw_per_s'])} | 1 | | | | |"
-                )
-        for i, v in enumerate(e2e.get("variants", [])):
-            label = (
-                f"HTTP runs completed and recorded ({_n(e2e['runs'])} due at once): {v['label']}"
-            )
-            ratio = v["per_s"] / v.get("raw_per_s", e2e["raw_per_s"])
-            out.append(
-                f"| {label} | {_n(v['per_s'])} | {'**' if i == 0 else ''}{ratio:.2f}"
-                f"{'**' if i == 0 else ''} | {_n(v['worker_cpu_ms_per_run'], 1)} "
-                f"| {_n(v.get('pg_cpu_ms_per_run'), 1)} | {_n(v.get('wal_bytes_per_run'))} "
-                f"| {_n(v['beat_cpu_ms_per_run'], 1)} |"
-            )
-        pairs = e2e.get("pairs", [])
-        if len(pairs) > 1:
-            out += [
-                "",
-                f"Ours and raw no-ops measured {len(pairs)} times, one right after the other "
-                "(runs/s ours / raw = ratio): "
-                + "; ".join(
-                    f"{_n(p['ours_per_s'])} / {_n(p['raw_per_s'])} = "
-                    f"{p['ours_per_s'] / p['raw_per_s']:.2f}"
-                    for p in pairs
-                )
-                + ". The rows above show the pair with the median ratio.",
-            ]
-        out.append("")
-        targets.append(
-            (
-                "end-to-end >= 0.7 of raw Celery",
-                f"{e2e['ratio']:.2f}",
-                _met(e2e["ratio"] >= 0.7),
-                "",
-            )
-        )
-        if "raw_eta_per_s" in e2e:
-            eta_ratio = e2e["ours_per_s"] / e2e["raw_eta_per_s"]
-            targets.append(
-                (
-                    "end-to-end >= 0.7 of raw Celery (no-ops with an ETA, timed from it, "
-                    "as our runs are)",
-                    f"{eta_ratio:.2f}",
-                    _met(eta_ratio >= 0.7),
-                    "",
-                )
-            )
-        for v in e2e.get("variants", [])[1:]:
-            if "ratio" in v and v.get("workers", 2) == 2:
-                targets.append(
-                    (
-                        f"end-to-end >= 0.7 of raw Celery ({v['label'].split(' as ')[0]}, "
-                        "both sides)",
-                        f"{v['ratio']:.2f}",
-                        _met(v["ratio"] >= 0.7),
-                        "",
-                    )
-                )
-
-    api = results.get("api")
-    if api:
-        out += [
-            f"### 4. API: `POST /jobs` under gunicorn (2 processes x 4 threads), "
-            f"{api['clients']} client threads",
-            "",
-            "| creations/s | p50 ms | p95 ms | p99 ms | max ms | errors |",
-            "|---:|---:|---:|---:|---:|---:|",
-            f"| {_n(api['per_s'])} | {_n(api['p50'])} | {_n(api['p95'])} | {_n(api['p99'])} | "
-            f"{_n(api['max'])} | {api['errors']} |",
-            "",
-        ]
-
-    base = results.get("baseline")
-    if base:
-        dcb, ours = base["dcb"], base["ours"]
-        out += [
-            f"### 5. Baseline: {_n(base['jobs'])} interval jobs every {base['every']} s, "
-            f"fires delivered in {base['window']:g} s",
-            "",
-            "| setup | due fires | sent by beat / planned | delivered to the target | "
-            "beat CPU (1 = one core) |",
-            "|---|---:|---:|---:|---:|",
-            f"| django-celery-beat, one `PeriodicTask` per job | {_n(dcb['due'])} | "
-            f"{_n(dcb['sent'])} | {_n(dcb['delivered'])} | {dcb['beat_cpu']:.2f} |",
-            f'| ours, jobs `{{"every": "{base["every"]}s"}}` | {_n(ours["due"])} | '
-            f"{_n(ours['sent'])} | {_n(ours['delivered'])} | {ours['beat_cpu']:.2f} |",
-            f"| **ratio ours / django-celery-beat** | | "
-            f"**{ours['sent'] / max(dcb['sent'], 1):.1f}** | "
-            f"**{ours['delivered'] / max(dcb['delivered'], 1):.1f}** | |",
-            "",
-        ]
-
-    cpu = results.get("cpu")
-    if cpu:
-        out += [
-            f"### CPU in use during each benchmark (cores, of {meta['cores']}; lower bounds)",
-            "",
-            "| benchmark | seconds | bench processes | bench database backends | "
-            "everything else on the machine |",
-            "|---|---:|---:|---:|---:|",
-        ]
-        out += [
-            f"| {name} | {c['seconds']:.0f} | {c['ours']:.2f} | {c['pg']:.2f} | {c['others']:.2f} |"
-            for name, c in cpu.items()
-        ]
-        out.append("")
-
+    targets: list[Target] = []
+    sections = (
+        ("fire_lag", lambda lag: _fire_lag(lag, results.get("now_lag"))),
+        ("dispatch", _dispatch),
+        ("e2e", _e2e),
+        ("api", _api),
+        ("baseline", _baseline),
+    )
+    for key, section in sections:
+        if results.get(key):
+            lines, met = section(results[key])
+            out += lines
+            targets += met
+    if results.get("cpu"):
+        out += _cpu(results["cpu"], meta)
     if targets:
         out += ["### Targets (shared/DESIGN.md)", "", "| target | measured | |", "|---|---|---|"]
         out += [f"| {t} | {m} | {ok} |" for t, m, ok, _ in targets]
         out.append("")
     return "\n".join(out)
+
+
+def _fire_lag(lag: dict, now: dict | None) -> tuple[list[str], list[Target]]:
+    """1. Fire lag: a row per load (and the `now` jobs); a target per load."""
+    targets: list[Target] = []
+    out = [
+        "### 1. Fire lag (request received at the target - due time)",
+        "",
+        "| load | fires | received | p50 ms | p95 ms | p99 ms | max ms "
+        "| all started after | delivered/s | duplicates dropped |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, s in lag.items():
+        name = _lag_name(label)
+        out.append(
+            f"| {name} | {_n(s['fires'])} | {_n(s['received'])} | {_n(s['p50'])} | "
+            f"{_n(s['p95'])} | {_n(s['p99'])} | {_n(s['max'])} | "
+            f"{_n(s['all_started_after_s'], 2)} s | {_n(s['delivered_per_s'])} | "
+            f"{_n(s.get('dropped'))} |"
+        )
+    if now:
+        for key, what in (
+            ("from_201", "API 201 -> target"),
+            ("from_post", "POST sent -> target"),
+        ):
+            s = now[key]
+            out.append(
+                f"| `now` jobs, {what} (10/s) | {_n(s['n'])} | {_n(s['n'])} | {_n(s['p50'])} | "
+                f"{_n(s['p95'])} | {_n(s['p99'])} | {_n(s['max'])} | | | |"
+            )
+    out.append("")
+    for label, s in lag.items():
+        targets.append(
+            (
+                f"fire lag p50 < 20 ms, p99 < 100 ms ({label})",
+                f"p50 {_n(s['p50'])} ms, p99 {_n(s['p99'])} ms",
+                _met(s["p50"] < 20 and s["p99"] < 100),
+                "",
+            )
+        )
+    return out, targets
+
+
+def _dispatch(rows: list[dict]) -> tuple[list[str], list[Target]]:
+    """2. Dispatch capacity and memory: a row per size; capacity and memory targets."""
+    targets: list[Target] = []
+    out = [
+        "### 2. Dispatch capacity (`jobs.dispatch.dispatch()`, in process) and memory",
+        "",
+        "| jobs in the database | due | load s | fires/s planned + published | plan only /s | "
+        "publish only /s | the same runs, a message each by `apply_async` one at a time /s "
+        "| PostgreSQL WAL bytes/fire | beat RSS MiB | worker RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {_n(r['jobs'])} | {_n(r['due'])} | {_n(r['load_s'], 1)} | "
+            f"**{_n(r['fires_per_s'])}** | {_n(r['plan_per_s'])} | {_n(r['publish_per_s'])} | "
+            f"{_n(r['apply_async_per_s'])} | {_n(r.get('wal_bytes_per_fire'))} | "
+            f"{_n(r['rss_beat_mib'])} | "
+            f"{_n(r['rss_worker_mib'])} |"
+        )
+    first, last = rows[0], rows[-1]
+    ratio = last["fires_per_s"] / first["fires_per_s"]
+    out += [
+        "",
+        f"Fires/s at {_n(last['jobs'])} jobs / at {_n(first['jobs'])} jobs: **{ratio:.2f}**. "
+        f"Beat RSS ratio {last['rss_beat_mib'] / first['rss_beat_mib']:.2f}, worker RSS ratio "
+        f"{last['rss_worker_mib'] / first['rss_worker_mib']:.2f}.",
+        "",
+    ]
+    worst = min(r["fires_per_s"] for r in rows)
+    targets.append(
+        (
+            "dispatch >= 5,000 fires/s, flat in the number of jobs",
+            f"{_n(worst)}/s at worst; ratio {ratio:.2f} "
+            f"({_n(last['jobs'])} vs {_n(first['jobs'])})",
+            _met(worst >= 5000 and ratio >= 0.8),
+            "",
+        )
+    )
+    mem_ratio = max(
+        last["rss_beat_mib"] / first["rss_beat_mib"],
+        last["rss_worker_mib"] / first["rss_worker_mib"],
+    )
+    targets.append(
+        (
+            "beat and worker memory flat in the number of jobs",
+            f"largest RSS ratio {mem_ratio:.2f}",
+            _met(mem_ratio <= 1.2),
+            "",
+        )
+    )
+    return out, targets
+
+
+def _e2e(e2e: dict) -> tuple[list[str], list[Target]]:
+    """3. End-to-end throughput, ours and raw Celery; the ratio targets."""
+    out = [
+        "### 3. End-to-end throughput (one worker as in the Procfile: threads pool, 16 threads)",
+        "",
+        "| what | per second | ratio to raw Celery | worker CPU ms/run "
+        "| PostgreSQL CPU ms/run | PostgreSQL WAL bytes/run | beat CPU ms/run |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| raw Celery no-op tasks drained, same worker configuration "
+        f"| {_n(e2e['raw_per_s'])} | 1 | | | | |",
+    ]
+    for key, what in (
+        ("raw_eta_per_s", "no-op tasks, each with an ETA as fires have, timed from it"),
+        ("raw_http_per_s", "tasks doing one GET to the target each (`bench.fire`)"),
+        ("raw_http_eta_per_s", "`bench.fire` tasks, each with an ETA, timed from it"),
+    ):
+        if key in e2e:
+            out.append(
+                f"| raw Celery {what}, same worker configuration | {_n(e2e[key])} "
+                f"| {e2e[key] / e2e['raw_per_s']:.2f} | | | | |"
+            )
+    for v in e2e.get("variants", [])[1:]:
+        if "raw_per_s" in v and v.get("workers", 2) == 2:
+            out.append(
+                "| raw Celery no-op tasks drained, two worker processes "
+                f"| {_n(v['raw_per_s'])} | 1 | | | | |"
+            )
+    for i, v in enumerate(e2e.get("variants", [])):
+        label = f"HTTP runs completed and recorded ({_n(e2e['runs'])} due at once): {v['label']}"
+        ratio = v["per_s"] / v.get("raw_per_s", e2e["raw_per_s"])
+        out.append(
+            f"| {label} | {_n(v['per_s'])} | {'**' if i == 0 else ''}{ratio:.2f}"
+            f"{'**' if i == 0 else ''} | {_n(v['worker_cpu_ms_per_run'], 1)} "
+            f"| {_n(v.get('pg_cpu_ms_per_run'), 1)} | {_n(v.get('wal_bytes_per_run'))} "
+            f"| {_n(v['beat_cpu_ms_per_run'], 1)} |"
+        )
+    pairs = e2e.get("pairs", [])
+    if len(pairs) > 1:
+        out += [
+            "",
+            f"Ours and raw no-ops measured {len(pairs)} times, one right after the other "
+            "(runs/s ours / raw = ratio): "
+            + "; ".join(
+                f"{_n(p['ours_per_s'])} / {_n(p['raw_per_s'])} = "
+                f"{p['ours_per_s'] / p['raw_per_s']:.2f}"
+                for p in pairs
+            )
+            + ". The rows above show the pair with the median ratio.",
+        ]
+    out.append("")
+    return out, _e2e_targets(e2e)
+
+
+def _e2e_targets(e2e: dict) -> list[Target]:
+    """Ours against raw Celery: no-ops, no-ops with an ETA, and two worker processes."""
+    targets: list[Target] = []
+    targets.append(
+        (
+            "end-to-end >= 0.7 of raw Celery",
+            f"{e2e['ratio']:.2f}",
+            _met(e2e["ratio"] >= 0.7),
+            "",
+        )
+    )
+    if "raw_eta_per_s" in e2e:
+        eta_ratio = e2e["ours_per_s"] / e2e["raw_eta_per_s"]
+        targets.append(
+            (
+                "end-to-end >= 0.7 of raw Celery (no-ops with an ETA, timed from it, "
+                "as our runs are)",
+                f"{eta_ratio:.2f}",
+                _met(eta_ratio >= 0.7),
+                "",
+            )
+        )
+    for v in e2e.get("variants", [])[1:]:
+        if "ratio" in v and v.get("workers", 2) == 2:
+            targets.append(
+                (
+                    f"end-to-end >= 0.7 of raw Celery ({v['label'].split(' as ')[0]}, both sides)",
+                    f"{v['ratio']:.2f}",
+                    _met(v["ratio"] >= 0.7),
+                    "",
+                )
+            )
+    return targets
+
+
+def _api(api: dict) -> tuple[list[str], list[Target]]:
+    """4. API creations."""
+    out = [
+        f"### 4. API: `POST /jobs` under gunicorn (2 processes x 4 threads), "
+        f"{api['clients']} client threads",
+        "",
+        "| creations/s | p50 ms | p95 ms | p99 ms | max ms | errors |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {_n(api['per_s'])} | {_n(api['p50'])} | {_n(api['p95'])} | {_n(api['p99'])} | "
+        f"{_n(api['max'])} | {api['errors']} |",
+        "",
+    ]
+    return out, []
+
+
+def _baseline(base: dict) -> tuple[list[str], list[Target]]:
+    """5. The django-celery-beat baseline."""
+    dcb, ours = base["dcb"], base["ours"]
+    out = [
+        f"### 5. Baseline: {_n(base['jobs'])} interval jobs every {base['every']} s, "
+        f"fires delivered in {base['window']:g} s",
+        "",
+        "| setup | due fires | sent by beat / planned | delivered to the target | "
+        "beat CPU (1 = one core) |",
+        "|---|---:|---:|---:|---:|",
+        f"| django-celery-beat, one `PeriodicTask` per job | {_n(dcb['due'])} | "
+        f"{_n(dcb['sent'])} | {_n(dcb['delivered'])} | {dcb['beat_cpu']:.2f} |",
+        f'| ours, jobs `{{"every": "{base["every"]}s"}}` | {_n(ours["due"])} | '
+        f"{_n(ours['sent'])} | {_n(ours['delivered'])} | {ours['beat_cpu']:.2f} |",
+        f"| **ratio ours / django-celery-beat** | | "
+        f"**{ours['sent'] / max(dcb['sent'], 1):.1f}** | "
+        f"**{ours['delivered'] / max(dcb['delivered'], 1):.1f}** | |",
+        "",
+    ]
+    return out, []
+
+
+def _cpu(cpu: dict, meta: dict) -> list[str]:
+    """The cores each benchmark and the rest of the machine used."""
+    out = [
+        f"### CPU in use during each benchmark (cores, of {meta['cores']}; lower bounds)",
+        "",
+        "| benchmark | seconds | bench processes | bench database backends | "
+        "everything else on the machine |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    out += [
+        f"| {name} | {c['seconds']:.0f} | {c['ours']:.2f} | {c['pg']:.2f} | {c['others']:.2f} |"
+        for name, c in cpu.items()
+    ]
+    out.append("")
+    return out
 
 
 def write(text: str, lags: dict[str, list[float]], meta: dict) -> None:

@@ -11,8 +11,8 @@ bench/infra.py), then, one phase after the other:
   the same probes;
 - `API creations`: `POST /api/v1/jobs` from 16 client threads, as `python -m bench` does.
 
-`--before` also starts the web line the Procfile had before issue 12 (gunicorn's gthread
-worker, 2 processes x 4 threads), runs the same on it and prints both side by side; the
+`--before` also starts the Procfile's former web line (gunicorn's gthread worker,
+2 processes x 4 threads), runs the same on it and prints both side by side; the
 creation rounds alternate between the two, so a busy moment of the machine falls on both.
 A figure, not a test.
 """
@@ -20,7 +20,6 @@ A figure, not a test.
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import statistics
 import tempfile
@@ -32,9 +31,9 @@ import requests
 
 from .api_load import post_jobs
 from .infra import VENV_BIN, Bench
-from .stats import cpu_seconds, summary_ms
+from .stats import child_pids, cpu_seconds, summary_ms
 
-# The Procfile's web line before issue 12 (point 8), for the side-by-side figures.
+# The Procfile's former web line (gthread workers), for the side-by-side figures.
 BEFORE = [
     str(VENV_BIN / "gunicorn"),
     "schedsite.wsgi",
@@ -139,32 +138,22 @@ def probe_health(base_url: str, seconds: float) -> dict:
 
 
 def api_creations(base_url: str, token: str, seconds: float, clients: int = 16) -> dict:
-    """POST /api/v1/jobs from `clients` threads for `seconds` (as bench/run.py's `bench_api`)."""
+    """POST /api/v1/jobs from `clients` threads for `seconds` (as bench/api.py's `bench_api`)."""
     return post_jobs(base_url, token, seconds, target="http://127.0.0.1:9/api", clients=clients)
 
 
 def web_cpu_seconds(pid: int) -> float:
     """CPU time so far of the web process and its worker processes, seconds."""
-    total = cpu_seconds(pid)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if parent == pid:
-                total += cpu_seconds(int(entry))
-    return total
+    return cpu_seconds(pid) + sum(cpu_seconds(child) for child in child_pids(pid))
 
 
 def db_connections(bench: Bench) -> int:
     """Sessions open on the bench database now (the web process's, once it is alone)."""
     import psycopg
 
-    with psycopg.connect(bench.admin_url, autocommit=True) as conn:
+    with psycopg.connect(bench.db.admin_url, autocommit=True) as conn:
         query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-        return conn.execute(query, (bench.db_name,)).fetchone()[0]
+        return conn.execute(query, (bench.db.name,)).fetchone()[0]
 
 
 def make_token(bench: Bench) -> str:

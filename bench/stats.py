@@ -1,8 +1,9 @@
-"""Small statistics helpers."""
+"""Small statistics helpers, and the CPU time and children of a process (from /proc)."""
 
 from __future__ import annotations
 
 import math
+import os
 
 
 def pct(values: list[float], p: float) -> float:
@@ -27,11 +28,24 @@ def summary_ms(seconds: list[float]) -> dict[str, float]:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far, seconds."""
-    import os
-
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return math.nan
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == pid:
+                children.append(int(entry))
+    return children

@@ -47,6 +47,14 @@ VENV_BIN = Path(os.environ.get("E2E_VENV_BIN", ROOT / ".venv" / "bin"))
 if not (VENV_BIN / "python").exists():  # e.g. a CI that installed into the running interpreter
     VENV_BIN = Path(sys.executable).parent
 
+# No request rates at all: for loads that create jobs and poll as fast as they can.
+UNTHROTTLED = {
+    "API_THROTTLE_USER": "off",
+    "API_THROTTLE_ANON": "off",
+    "API_THROTTLE_CREATE": "off",
+    "API_THROTTLE_CREATE_TRUSTED": "off",
+}
+
 # Env for every product process, on top of the parent's environment.
 PRODUCT_ENV = {
     "SECRET_KEY": "e2e-only-secret-key-" + "0123456789abcdef" * 3,
@@ -66,10 +74,7 @@ PRODUCT_ENV = {
     # the way an operator opens an internal host (tests/e2e/test_egress.py checks the rest).
     "EGRESS_ALLOW": "127.0.0.0/8,::1",
     # Tests create jobs and poll as fast as they can: no request rates.
-    "API_THROTTLE_USER": "off",
-    "API_THROTTLE_ANON": "off",
-    "API_THROTTLE_CREATE": "off",
-    "API_THROTTLE_CREATE_TRUSTED": "off",
+    **UNTHROTTLED,
 }
 
 # Fire lags (seconds, received - due) measured by the running test; conftest moves them to
@@ -162,6 +167,24 @@ def procfile_argv(name: str, env: dict[str, str], procfile: Path | None = None) 
     return argv
 
 
+def beat_argv(schedule: Path, *, app: str = "schedsite", scheduler: str | None = None) -> list[str]:
+    """Celery beat as the Procfile starts it, keeping its schedule file at `schedule`."""
+    argv = [
+        str(VENV_BIN / "celery"),
+        "-A",
+        app,
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--pidfile=",
+        "--schedule",
+        str(schedule),
+    ]
+    if scheduler:
+        argv += ["--scheduler", scheduler]
+    return argv
+
+
 def web_argv(bind: str, *, workers: int = 2, threads: int = 4, **options: str) -> list[str]:
     """The web process exactly as the Procfile starts it, on `bind`; `options` are gunicorn
     options added after it (`graceful_timeout="5"` -> `--graceful-timeout 5`), which win."""
@@ -170,6 +193,23 @@ def web_argv(bind: str, *, workers: int = 2, threads: int = 4, **options: str) -
     for option, value in options.items():
         argv += [f"--{option.replace('_', '-')}", value]
     return argv
+
+
+def process_env(
+    workdir: Path, overrides: dict[str, str], *, database_url: str, redis_url: str
+) -> dict[str, str]:
+    """The environment of a product process: this one's, `overrides`, the database and Redis
+    URLs, var/ under `workdir`, and this checkout's virtualenv first on the PATH."""
+    var = workdir / "var"
+    var.mkdir(exist_ok=True)
+    return {
+        **os.environ,
+        **overrides,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "VAR_DIR": str(var),
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
 
 
 def manage(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:
@@ -212,6 +252,14 @@ def tail(path: Path, lines: int = 60) -> str:
     except OSError as exc:
         return f"<cannot read {path}: {exc}>"
     return "\n".join(text.splitlines()[-lines:])
+
+
+def web_healthy(base_url: str) -> bool:
+    """Whether the web process at `base_url` answers its health check with 200."""
+    try:
+        return requests.get(f"{base_url}/api/v1/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def parse_ts(value: str) -> float:
@@ -283,6 +331,19 @@ class Process:
             self._log_file.close()
 
 
+def wait_logged(
+    process: Process, marks: Iterable[str], *, timeout: float, interval: float = 0.1
+) -> None:
+    """Wait until `process` writes one of `marks` into its own log; fail at once if it exits."""
+
+    def ready() -> bool:
+        if not process.alive():
+            raise RuntimeError(f"{process.name} exited:\n{tail(process.log)}")
+        return any(mark in process.own_log_text() for mark in marks)
+
+    wait_until(ready, timeout=timeout, interval=interval, what=f"{process.name} to be ready")
+
+
 # ---------------------------------------------------------------- backing services
 
 
@@ -351,17 +412,18 @@ class RedisServer:
 
 
 class Database:
-    """A fresh database: PostgreSQL when the test env's DATABASE_URL says so, else SQLite."""
+    """A fresh database: PostgreSQL when `source_url` says so (a server, its database name
+    replaced by `prefix`_<random>), else SQLite."""
 
-    def __init__(self, workdir: Path, source_url: str | None):
+    def __init__(self, workdir: Path, source_url: str | None, *, prefix: str = "sched_e2e"):
         self.source_url = source_url or ""
         self.is_postgres = self.source_url.startswith(("postgres://", "postgresql://"))
         self.name: str | None = None
         if self.is_postgres:
-            self.name = f"sched_e2e_{secrets.token_hex(4)}"
+            self.name = f"{prefix}_{secrets.token_hex(4)}"
             parts = urlsplit(self.source_url)
             self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
-            self._admin_url = urlunsplit(parts._replace(path="/postgres", query=""))
+            self.admin_url = urlunsplit(parts._replace(path="/postgres", query=""))
         else:
             self.path = workdir / "sched-e2e.sqlite3"
             self.url = f"sqlite:///{self.path}"  # an absolute path: four slashes
@@ -382,7 +444,7 @@ class Database:
     def _admin(self, sql: str) -> None:
         import psycopg
 
-        with psycopg.connect(self._admin_url, autocommit=True, connect_timeout=10) as conn:
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
             conn.execute(sql)
 
 
@@ -440,17 +502,12 @@ class Stack:
         self._exit.callback(self.redis.stop)
         self.db.create()
         self._exit.callback(self.db.drop)
-        var = self.workdir / "var"
-        var.mkdir(exist_ok=True)
-        self.env = {
-            **os.environ,
-            **PRODUCT_ENV,
-            **self.env_overrides,
-            "DATABASE_URL": self.db.url,
-            "REDIS_URL": self.redis.url,
-            "VAR_DIR": str(var),
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
+        self.env = process_env(
+            self.workdir,
+            {**PRODUCT_ENV, **self.env_overrides},
+            database_url=self.db.url,
+            redis_url=self.redis.url,
+        )
         for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_CURRENT_TEST"):
             self.env.pop(name, None)
         self._manage("migrate", "--noinput", "-v", "0", log="migrate")
@@ -519,27 +576,10 @@ class Stack:
     @staticmethod
     def wait_process_ready(process: Process, timeout: float = 30) -> None:
         """Wait until a (re)started web, worker or beat process says it is ready."""
-        marks = ("beat: Starting", " ready.", "Booting worker")
-
-        def ready() -> bool:
-            if not process.alive():
-                raise RuntimeError(f"{process.name} exited:\n{tail(process.log)}")
-            return any(mark in process.own_log_text() for mark in marks)
-
-        wait_until(ready, timeout=timeout, interval=0.1, what=f"{process.name} to be ready")
+        wait_logged(process, ("beat: Starting", " ready.", "Booting worker"), timeout=timeout)
 
     def beat_argv(self, name: str = "beat") -> list[str]:
-        return [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "schedsite",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--pidfile=",
-            "--schedule",
-            str(self.workdir / f"{name}-schedule"),
-        ]
+        return beat_argv(self.workdir / f"{name}-schedule")
 
     def worker_argv(self, hostname: str = "e2e-worker@%h") -> list[str]:
         return celery_worker_argv(hostname, concurrency=self.worker_concurrency)
@@ -566,12 +606,8 @@ class Stack:
             for process in self.processes.values():
                 if not process.alive():
                     raise RuntimeError(f"{process.name} exited with {process.proc.returncode}")
-            try:
-                health = requests.get(f"{self.base_url}/api/v1/health", timeout=2)
-            except requests.RequestException:
-                return False
             return (
-                health.status_code == 200
+                web_healthy(self.base_url)
                 and " ready." in self.processes["worker"].log_text()
                 and "beat: Starting" in self.processes["beat"].log_text()
             )
@@ -672,10 +708,9 @@ def _route(path: str) -> tuple[int, float]:
 
 class _TargetServer(ThreadingHTTPServer):
     daemon_threads = True
-    # socketserver's default listen backlog is 5: a burst of new connections overflowed
-    # it, and with SYN cookies the kernel then reset connections the worker believed
-    # open ("Connection reset by peer", runs failed without a request; TcpExtListenOverflows).
-    # A real target's backlog is in the hundreds or thousands.
+    # A listen backlog as a real target's (hundreds or more), not socketserver's 5: a burst
+    # of new connections must not overflow it, or the kernel resets connections the worker
+    # believes open and runs fail without a request.
     request_queue_size = 1024
     target: Target
     stopping: threading.Event
