@@ -22,20 +22,10 @@ def _private_redis() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     workdir = tempfile.mkdtemp(prefix="sched-test-redis-")
+    from tests.processes import redis_argv
+
     process = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
+        redis_argv(server, port, workdir),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -1,6 +1,16 @@
-"""Processes as the tests see them: is a pid still alive, what a run can read of others."""
+"""Processes as the tests see them: a private Redis's command line, is a pid still alive,
+what a run can read of others."""
 
 from __future__ import annotations
+
+
+def redis_argv(server: str, port: int, workdir: str) -> list[str]:
+    """A throw-away redis-server on loopback: this port, nothing kept on disk."""
+    return [
+        server,
+        *("--port", str(port), "--bind", "127.0.0.1"),
+        *("--save", "", "--appendonly", "no", "--dir", workdir),
+    ]
 
 
 def alive(pid: int) -> bool:

@@ -42,6 +42,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from tests.processes import redis_argv
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(os.environ.get("E2E_VENV_BIN", ROOT / ".venv" / "bin"))
 if not (VENV_BIN / "python").exists():  # e.g. a CI that installed into the running interpreter
@@ -363,21 +365,7 @@ class RedisServer:
             raise RuntimeError("redis-server is not on the PATH")
         self.process = Process(
             "redis",
-            [
-                server,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.dir),
-                "--daemonize",
-                "no",
-            ],
+            [*redis_argv(server, self.port, str(self.dir)), "--daemonize", "no"],
             env=dict(os.environ),
             cwd=self.dir,
             log=self.dir / "redis.log",
