@@ -4,33 +4,38 @@ One run is one container, named `sched-<run id>` and labelled `sched.job` / `sch
 The executor pulls the image by the task's `pull` policy, creates and starts the
 container detached, waits for it with the timeout (checking the run's stop event every
 WAIT_SLICE seconds), reads the first OUTPUT_LIMIT bytes of its stdout and of its stderr
-and always removes it. The engine is settings.SCHED["DOCKER_HOST"] if set, else the
-SDK's default (the DOCKER_HOST environment variable, else /var/run/docker.sock).
+and always removes it. The engine and its clients: executors/docker_engine.py.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import shlex
-import socket
 import threading
 import time
 from typing import Any
 
 import docker
 import requests
-import urllib3
 from django.conf import settings
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, ImageNotFound, NotFound
 from rest_framework import serializers
 
 from jobs.fields import AnyJSONField, DurationSecondsField, StrictSerializer
 from jobs.states import RunStatus
 
 from .base import Executor, Outcome, RunContext
+from .docker_engine import (
+    API_TIMEOUT,
+    EngineUnreachable,
+    engine_client,
+    engine_name,
+    error_reason,
+    forget_client,
+    is_read_timeout,
+)
 from .outcomes import exit_outcome, ms_since
 from .process import check_argv, check_env, check_string, split_command
 
@@ -42,9 +47,6 @@ DEFAULT_TIMEOUT = 3600.0
 PULL_TIMEOUT = 600.0
 # Seconds between checks of the run's stop event while the container runs.
 WAIT_SLICE = 0.5
-# Timeout of one Engine API call (create, start, kill, logs, remove).
-API_TIMEOUT = 60
-DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
 PULL_POLICIES = ("never", "missing", "always")
 MIN_MEMORY = 6 * 1024 * 1024  # Docker's own minimum
@@ -169,89 +171,6 @@ class DockerTaskSerializer(StrictSerializer):
         return instance
 
 
-# -------------------------------------------------------------------- the engine
-
-
-class EngineUnreachable(Exception):
-    pass
-
-
-_local = threading.local()
-
-
-def engine_name() -> str:
-    host = settings.SCHED.get("DOCKER_HOST") or ""
-    return f"DOCKER_HOST={host}" if host else "the default engine (DOCKER_HOST is not set)"
-
-
-def engine_client() -> docker.DockerClient:
-    """One client per worker thread and engine address (it pools its connections)."""
-    host = settings.SCHED.get("DOCKER_HOST") or ""
-    clients: dict[str, docker.DockerClient] = _local.__dict__.setdefault("clients", {})
-    client = clients.get(host)
-    if client is None:
-        _check_socket(host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET)
-        # from_env also reads DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (a tcp:// engine).
-        environment = {**os.environ, "DOCKER_HOST": host} if host else None
-        try:
-            client = docker.from_env(timeout=API_TIMEOUT, environment=environment)
-        except DockerException as exc:
-            raise EngineUnreachable(
-                f"Cannot reach the container engine at {engine_name()}: {error_reason(exc)}"
-            ) from None
-        clients[host] = client
-    return client
-
-
-def _check_socket(address: str) -> None:
-    """Fail early, with the reason, when nothing answers on a unix socket.
-
-    (The SDK leaves its socket unclosed when the connection is refused.)
-    """
-    if not address.startswith("unix://"):
-        return
-    path = address.removeprefix("unix://")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(5)
-        try:
-            sock.connect(path)
-        except OSError as exc:
-            raise EngineUnreachable(
-                f"Cannot reach the container engine at {engine_name()}: "
-                f"{exc.strerror or exc} ({path})"
-            ) from None
-
-
-def _forget_client() -> None:
-    """Drop this thread's client for the engine (after a connection error)."""
-    host = settings.SCHED.get("DOCKER_HOST") or ""
-    client = getattr(_local, "clients", {}).pop(host, None)
-    if client is not None:
-        client.close()
-
-
-def close_clients() -> None:
-    """Close this thread's engine clients (tests; a worker keeps them for its life)."""
-    for client in getattr(_local, "clients", {}).values():
-        client.close()
-    _local.__dict__.pop("clients", None)
-
-
-def error_reason(exc: BaseException) -> str:
-    """A short reason for an engine error, for a run's error and the logs."""
-    if isinstance(exc, APIError) and exc.explanation:
-        return str(exc.explanation)
-    text = str(exc)
-    # "Error while fetching server API version: ('Connection aborted.', FileNotFoundError(..."
-    return text.removeprefix("Error while fetching server API version: ")
-
-
-def _is_read_timeout(exc: BaseException) -> bool:
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return True
-    return any(isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in exc.args)
-
-
 # -------------------------------------------------------------------- the executor
 
 
@@ -281,7 +200,7 @@ class DockerExecutor(Executor):
                 RunStatus.CANCELED, {"image": image}, "Stopped before the container started."
             )
         except requests.exceptions.ConnectionError as exc:
-            _forget_client()
+            forget_client()
             return Outcome(
                 RunStatus.FAILED,
                 {"image": image},
@@ -329,7 +248,7 @@ class DockerExecutor(Executor):
         except APIError as exc:
             return error_reason(exc)
         except requests.exceptions.ConnectionError as exc:
-            if _is_read_timeout(exc):
+            if is_read_timeout(exc):
                 return f"no progress from the engine for {API_TIMEOUT}s"
             raise
         return None
@@ -435,7 +354,7 @@ class DockerExecutor(Executor):
                 status = container.wait(timeout=min(WAIT_SLICE, left) + 0.05)
                 return None, status.get("StatusCode")
             except requests.exceptions.ConnectionError as exc:
-                if not _is_read_timeout(exc):
+                if not is_read_timeout(exc):
                     raise
         try:
             container.kill()

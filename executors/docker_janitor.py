@@ -24,7 +24,7 @@ from docker.errors import DockerException, NotFound
 from jobs.models import Run
 from jobs.states import RunStatus
 
-from .docker import EngineUnreachable, engine_client, error_reason
+from .docker_engine import EngineUnreachable, engine_client, error_reason
 
 log = logging.getLogger(__name__)
 

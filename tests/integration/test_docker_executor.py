@@ -16,8 +16,7 @@ import docker
 import pytest
 from django.utils import timezone
 
-from executors import docker as docker_executor
-from executors import docker_janitor
+from executors import docker_engine, docker_janitor
 from executors.registry import get_executor
 from jobs.models import Job, Run, RunStatus
 from tests.contexts import run_context
@@ -51,7 +50,7 @@ def engine(podman, podman_client, settings):
     """The product's settings point at Podman; yields a client for checking containers."""
     settings.SCHED = {**settings.SCHED, "DOCKER_HOST": podman}
     yield podman_client
-    docker_executor.close_clients()
+    docker_engine.close_clients()
 
 
 def run_container(client, task: dict, **extra) -> Job:
