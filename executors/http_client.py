@@ -1,9 +1,9 @@
 """The HTTP client of HTTP tasks: libcurl (pycurl), one handle per worker thread.
 
-A request through urllib3 cost the worker about 440 us of CPU on loopback, holding the
-GIL throughout; through libcurl about 60 us, and libcurl sends and waits without the
-GIL, which a worker's threads share (docs/benchmarks.md, `python -m bench.http_client`).
-Each thread keeps its own handle and, in it, its kept-alive connections. This client
+libcurl sends and waits without the GIL, which a worker's threads share, at a fraction of
+urllib3's CPU per request (docs/design.md, docs/benchmarks.md, `python -m
+bench.http_client`). Each thread keeps its own handle and, in it, its kept-alive
+connections. This client
 sends exactly what the task says, plus:
 
 - `User-Agent`, `Accept: */*` and `Accept-Encoding: gzip, deflate` (a compressed body is
