@@ -1,9 +1,8 @@
 """Group commit: the threads of a worker process share one statement for their runs.
 
-A worker process runs up to `--concurrency` runs at once. Each used to claim and record
-its run in statements of its own; under load most of the database's work (and much of
-the worker's) was the per-statement cost. `Batcher.submit(item)` sends the item with any
-others that are waiting:
+A worker process runs up to `--concurrency` runs at once; under load, a statement per run
+makes the per-statement cost most of the database's work (and much of the worker's).
+`Batcher.submit(item)` sends the item with any others that are waiting:
 
 - The first thread to submit while no batch is in flight leads: it runs the batch at
   once, so an idle worker adds no delay.

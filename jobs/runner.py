@@ -165,9 +165,9 @@ def execute(run_id: str) -> str | None:
 def storable(value):
     """`value` with every NUL character (U+0000) in its strings made U+FFFD.
 
-    PostgreSQL's text and jsonb cannot hold U+0000: a response body, an output or an error
-    carrying one (a binary body, `printf '\\0'`) failed the statement that records the
-    outcome, so the run stayed `running`, was found lost and ran again, with the same end.
+    PostgreSQL's text and jsonb cannot hold U+0000 (a binary body, `printf '\\0'`): an
+    outcome that cannot be recorded would leave its run `running`, to be found lost and
+    run again with the same end (docs/design.md, "What a run records").
     """
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd") if "\x00" in value else value

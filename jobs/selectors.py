@@ -35,10 +35,8 @@ _NOT_FAILED = frozenset(
 
 
 def attach_run_counts(jobs: Iterable[Job]) -> None:
-    """Set `run_counts` (runs, succeeded, failed) on each job, in one query for them all.
-
-    A page of the job list used to count each job's runs in a query of its own.
-    """
+    """Set `run_counts` (runs, succeeded, failed) on each job, in one query for them all
+    (not one per job of a page)."""
     jobs = list(jobs)
     counts = {job.id: {"runs": 0, "succeeded": 0, "failed": 0} for job in jobs}
     rows = (
