@@ -10,12 +10,12 @@ from rest_framework import serializers
 from jobs.fields import AnyJSONField
 
 from .base import Outcome, RunContext
-from .process import (
+from .process import run_task
+from .process_task import (
     ProcessExecutor,
     ProcessTaskSerializer,
     check_argv,
     check_string,
-    run_task,
     split_command,
 )
 

@@ -37,7 +37,7 @@ from .docker_engine import (
     is_read_timeout,
 )
 from .outcomes import exit_outcome, ms_since
-from .process import check_argv, check_env, check_string, split_command
+from .process_task import check_argv, check_env, check_string, split_command
 
 log = logging.getLogger(__name__)
 

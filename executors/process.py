@@ -1,5 +1,7 @@
 """Running a task's process on the worker: shared by the command and script executors.
 
+What a task may hold: executors/process_task.py; who the process runs as: accounts.py.
+
 A run is one process started in a new session (its own process group). Its stdout and
 stderr are read by two threads that keep the first OUTPUT_LIMIT bytes of each and
 discard the rest, so a chatty child never blocks on a full pipe. A timeout or a stop
@@ -18,25 +20,19 @@ from __future__ import annotations
 
 import errno
 import os
-import pwd
-import re
 import select
-import shlex
 import signal
-import stat
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from rest_framework import serializers
 
-from jobs.fields import DurationSecondsField, StrictSerializer
 from jobs.states import RunStatus
 
-from .base import Executor, Outcome, RunContext
+from .accounts import Account, ProcessError, reach_directory, resolve_account
+from .base import Outcome, RunContext
 from .outcomes import exit_outcome, ms_since
 
 # The PATH of every run unless its task's env sets one; the worker's own PATH (a
@@ -44,20 +40,10 @@ from .outcomes import exit_outcome, ms_since
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_LANG = "C.UTF-8"
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")
-MAX_ARG_BYTES = 128 * 1024  # Linux's limit on one argument or environment string
-MAX_ARGS = 4096
-MAX_ENV = 256
-
 # After the process group is gone, how long the pipe readers may wait for EOF (a
 # process that left the group with setsid may still hold the pipes open).
 DRAIN_WAIT = 1.0
 POLL_SLICE = 0.05  # seconds between checks of the stop event and the deadline
-
-
-class ProcessError(Exception):
-    """The process cannot be started: the message says why, for the run's `error`."""
 
 
 def not_started(message: str, elapsed_ms: int = 0) -> Outcome:
@@ -71,226 +57,6 @@ def not_started(message: str, elapsed_ms: int = 0) -> Outcome:
         "elapsed_ms": elapsed_ms,
     }
     return Outcome(RunStatus.FAILED, result, message)
-
-
-def check_string(value: str, what: str) -> str:
-    """A string for exec or a container (an argument, a value): no NUL, at most
-    MAX_ARG_BYTES; the errors start with `what`."""
-    if "\x00" in value:
-        raise serializers.ValidationError(f"{what} may not contain a NUL character.")
-    if len(value.encode("utf-8", "surrogatepass")) > MAX_ARG_BYTES:
-        raise serializers.ValidationError(f"{what} is longer than {MAX_ARG_BYTES} bytes.")
-    return value
-
-
-def check_env(value: dict[str, str]) -> dict[str, str]:
-    """A task's `env` (process or container): at most MAX_ENV variables, valid names,
-    values that check_string accepts; the errors are keyed by variable name."""
-    if len(value) > MAX_ENV:
-        raise serializers.ValidationError(f"At most {MAX_ENV} variables.")
-    errors = {}
-    for name, text in value.items():
-        if not ENV_NAME.fullmatch(name):
-            errors[name] = [
-                "Not a valid variable name: letters, digits and _, not starting with a digit."
-            ]
-            continue
-        try:
-            check_string(text, "A value")
-        except serializers.ValidationError as exc:
-            errors[name] = exc.detail
-    if errors:
-        raise serializers.ValidationError(errors)
-    return value
-
-
-def split_command(value: str) -> list[str]:
-    """A command string split like a shell would: a non-empty argument list of at most
-    MAX_ARGS arguments."""
-    try:
-        argv = shlex.split(value)
-    except ValueError as exc:
-        raise serializers.ValidationError(f"Cannot split the command: {exc}.") from None
-    if not argv:
-        raise serializers.ValidationError("The command is empty.")
-    if len(argv) > MAX_ARGS:
-        raise serializers.ValidationError(f"At most {MAX_ARGS} arguments.")
-    return argv
-
-
-def check_argv(value: list[Any], *, program: bool) -> list[str]:
-    """A command given as a list: 1 to MAX_ARGS strings that check_string accepts; with
-    `program`, argument 0 (the program to run) may not be empty."""
-    if not value:
-        raise serializers.ValidationError("The argument list is empty.")
-    if len(value) > MAX_ARGS:
-        raise serializers.ValidationError(f"At most {MAX_ARGS} arguments.")
-    for index, arg in enumerate(value):
-        if not isinstance(arg, str):
-            raise serializers.ValidationError(f"Argument {index} is not a string.")
-        check_string(arg, f"Argument {index}")
-    if program and not value[0]:
-        raise serializers.ValidationError("The program (argument 0) is empty.")
-    return value
-
-
-class StringField(serializers.CharField):
-    """A JSON string, as is: no number or boolean turned into one, no trimming."""
-
-    default_error_messages = {"not_a_string": "Expected a string."}
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("trim_whitespace", False)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("not_a_string")
-        return super().to_internal_value(data)
-
-
-class ProcessTaskSerializer(StrictSerializer):
-    """The fields every process task has: env, cwd, timeout, run_as."""
-
-    env = serializers.DictField(
-        child=StringField(allow_blank=True),
-        default=dict,
-        help_text="Variables added to the run's minimal environment.",
-    )
-    cwd = StringField(
-        required=False,
-        max_length=4096,
-        help_text="Absolute working directory on the worker.",
-    )
-    timeout = DurationSecondsField(required=False)
-    run_as = StringField(
-        required=False,
-        max_length=33,
-        help_text="Run as this user of the worker host (superusers only).",
-    )
-
-    def validate_env(self, value: dict[str, str]) -> dict[str, str]:
-        return check_env(value)
-
-    def validate_cwd(self, value: str) -> str:
-        check_string(value, "The directory")
-        if not value.startswith("/"):
-            raise serializers.ValidationError("Give an absolute path (starting with /).")
-        return value
-
-    def validate_run_as(self, value: str) -> str:
-        if not USER_NAME.fullmatch(value):
-            raise serializers.ValidationError(f"Not a valid user name: {value!r}.")
-        return value
-
-    def to_representation(self, instance):
-        return instance
-
-
-class ProcessExecutor(Executor):
-    """An executor that runs a process on the worker (command, script): it runs code, and
-    run_as switches users on the worker host, so only superusers may ask for it."""
-
-    runs_code = True
-
-    def permission_denied(self, task: dict[str, Any], user) -> str | None:
-        reason = super().permission_denied(task, user)
-        if reason:
-            return reason
-        if isinstance(task, dict) and task.get("run_as") and not user.is_superuser:
-            return "Only superusers may set run_as."
-        return None
-
-
-@dataclass(frozen=True)
-class Account:
-    """Who the process runs as: the worker's own user, run_as, or RUN_CODE_AS."""
-
-    name: str
-    uid: int
-    gid: int
-    home: str
-    groups: tuple[int, ...] = ()
-    switch: bool = False  # False: the worker's own user, no switch
-
-    def popen_kwargs(self) -> dict[str, Any]:
-        if not self.switch:
-            return {}
-        return {"user": self.uid, "group": self.gid, "extra_groups": list(self.groups)}
-
-
-# RUN_CODE_AS set to this (or empty) runs code as the worker's own user.
-WORKER_USER = "worker"
-
-
-def resolve_account(run_as: str | None) -> Account:
-    """The account a run uses; ProcessError when it cannot be honored here.
-
-    The task's run_as (superusers only) wins. Otherwise, where the worker is root, runs
-    go to the unprivileged RUN_CODE_AS user (default nobody): as root they could read
-    every file and process of the host, the worker's secrets included. A worker that is
-    not root cannot switch users: runs keep its user, and its non-dumpable flag
-    (schedsite/dumpable.py) keeps its environment and memory from them.
-    """
-    if run_as:
-        return _switch_to(run_as, "run_as")
-    default = settings.SCHED["RUN_CODE_AS"]
-    if default in ("", WORKER_USER) or os.geteuid() != 0:
-        return _own_account()
-    return _switch_to(default, "RUN_CODE_AS")
-
-
-def _own_account() -> Account:
-    euid = os.geteuid()
-    try:
-        entry = pwd.getpwuid(euid)
-    except KeyError:  # an arbitrary uid without a passwd entry (containers)
-        return Account(name=str(euid), uid=euid, gid=os.getegid(), home="/")
-    return Account(name=entry.pw_name, uid=euid, gid=os.getegid(), home=entry.pw_dir)
-
-
-def _switch_to(name: str, source: str) -> Account:
-    """The account of user `name` (from `source`: run_as or RUN_CODE_AS), with its own
-    primary and supplementary groups: the worker's groups are never kept."""
-    euid = os.geteuid()
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:
-        raise ProcessError(f"{source}: there is no user {name!r} on this worker host.") from None
-    if entry.pw_uid == euid:  # already that user: nothing to switch
-        return Account(name=entry.pw_name, uid=euid, gid=os.getegid(), home=entry.pw_dir)
-    if euid != 0:
-        raise ProcessError(
-            f"{source}: cannot switch to user {name!r}: the worker runs as uid {euid}, not root."
-        )
-    return Account(
-        name=entry.pw_name,
-        uid=entry.pw_uid,
-        gid=entry.pw_gid,
-        home=entry.pw_dir,
-        groups=tuple(os.getgrouplist(entry.pw_name, entry.pw_gid)),
-        switch=True,
-    )
-
-
-def describe_code_account() -> tuple[str, bool]:
-    """What the worker's start-up log says about the user runs get without run_as, and
-    whether that is a warning (they run as a non-root worker's own user)."""
-    try:
-        account = resolve_account(None)
-    except ProcessError as exc:
-        return f"command and script runs cannot start: {exc}", True
-    if account.switch:
-        return f"command and script runs run as {account.name} (uid {account.uid})", False
-    if account.uid == 0:
-        return "command and script runs run as root (RUN_CODE_AS is set to the worker's user)", True
-    return (
-        f"command and script runs run as the worker's own user {account.name} "
-        f"(uid {account.uid}), which cannot switch users: they cannot read the worker's "
-        "environment or memory, but can read that user's files and its other processes "
-        "(see docs/security.md)",
-        True,
-    )
 
 
 def build_env(account: Account, context: RunContext, task_env: dict[str, str]) -> dict[str, str]:
@@ -465,7 +231,7 @@ def _start(argv: list[str], *, env, cwd: str, account: Account) -> subprocess.Po
     """
     if not account.switch or not os.path.isdir("/proc/self/fd"):
         return _popen(argv, env=env, cwd=cwd, account=account)
-    fd = _reach_directory(cwd, account)
+    fd = reach_directory(cwd, account)
     via = f"/proc/self/fd/{fd}"
     try:
         return _popen(argv, env=env, cwd=via, account=account)
@@ -475,62 +241,6 @@ def _start(argv: list[str], *, env, cwd: str, account: Account) -> subprocess.Po
         raise
     finally:
         os.close(fd)
-
-
-MAX_SYMLINKS = 40  # as Linux's path lookup
-
-
-def _reach_directory(path: str, account: Account) -> int:
-    """An O_PATH descriptor of directory `path`, each directory on the way (the last
-    included) searchable by `account` by its mode bits; OSError naming `path` if not.
-
-    Symlinks are followed like the kernel does, their targets walked the same way. ACLs
-    are not read: a directory that only an ACL opens to the account is refused.
-    """
-    flags = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    pending = [part for part in path.split("/") if part not in ("", ".")]
-    current = os.open("/", flags)
-    hops = 0
-    try:
-        while True:
-            if not _may_search(os.fstat(current), account):
-                raise OSError(errno.EACCES, os.strerror(errno.EACCES), path)
-            if not pending:
-                return current
-            part = pending.pop(0)
-            try:
-                following = os.open(part, flags, dir_fd=current)
-            except OSError as exc:
-                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
-                    raise OSError(exc.errno, exc.strerror, path) from None
-                try:  # a symlink (else: not a directory)
-                    target = os.readlink(part, dir_fd=current)
-                except OSError:
-                    raise OSError(exc.errno, exc.strerror, path) from None
-                hops += 1
-                if hops > MAX_SYMLINKS:
-                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path) from None
-                pending[:0] = [p for p in target.split("/") if p not in ("", ".")]
-                if target.startswith("/"):
-                    os.close(current)
-                    current = os.open("/", flags)
-                continue
-            os.close(current)
-            current = following
-    except BaseException:
-        os.close(current)
-        raise
-
-
-def _may_search(st: os.stat_result, account: Account) -> bool:
-    """May `account` search (x) a directory with this owner, group and mode?"""
-    if account.uid == 0:
-        return True
-    if st.st_uid == account.uid:
-        return bool(st.st_mode & stat.S_IXUSR)
-    if st.st_gid == account.gid or st.st_gid in account.groups:
-        return bool(st.st_mode & stat.S_IXGRP)
-    return bool(st.st_mode & stat.S_IXOTH)
 
 
 def _popen(argv: list[str], *, env, cwd, account: Account) -> subprocess.Popen:

@@ -26,17 +26,15 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from rest_framework import serializers
 
+from .accounts import ProcessError, resolve_account
 from .base import Outcome, RunContext
-from .process import (
+from .process import not_started, run_task
+from .process_task import (
     MAX_ARGS,
-    ProcessError,
     ProcessExecutor,
     ProcessTaskSerializer,
     StringField,
     check_string,
-    not_started,
-    resolve_account,
-    run_task,
 )
 
 FILENAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}")

@@ -83,9 +83,9 @@ def _say_who_runs_code(sender=None, **kwargs) -> None:
     except AttributeError:
         return
     if queues & {"command", "script"}:
-        from executors import process
+        from executors import accounts
 
-        message, is_warning = process.describe_code_account()
+        message, is_warning = accounts.describe_code_account()
         log.log(logging.WARNING if is_warning else logging.INFO, message)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from executors.process import Account, _reach_directory, resolve_account
+from executors.accounts import Account, reach_directory, resolve_account
 from jobs.models import RunStatus
 from tests.processes import SECRETS_PROBE
 
@@ -235,17 +235,17 @@ def test_the_directory_walk_follows_symlinks_and_dot_dot(tmp_path):
     account = Account(name="x", uid=nobody.pw_uid, gid=nobody.pw_gid, home="/", switch=True)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").symlink_to("a")
-    fd = _reach_directory("/tmp/../tmp/./", account)
+    fd = reach_directory("/tmp/../tmp/./", account)
     try:
         assert os.path.samefile(f"/proc/self/fd/{fd}", "/tmp")
     finally:
         os.close(fd)
     me = Account(name="me", uid=os.geteuid(), gid=os.getegid(), home="/", switch=True)
-    fd = _reach_directory(str(tmp_path / "b"), me)
+    fd = reach_directory(str(tmp_path / "b"), me)
     try:
         assert os.path.samefile(f"/proc/self/fd/{fd}", tmp_path / "a")
     finally:
         os.close(fd)
     with pytest.raises(NotADirectoryError):
         (tmp_path / "f").write_text("")
-        _reach_directory(str(tmp_path / "f"), me)
+        reach_directory(str(tmp_path / "f"), me)
