@@ -143,6 +143,12 @@ class Policy:
             "which this job's owner may not reach"
         )
 
+    def host_refusal(self, host: str) -> str | None:
+        """Why a URI's host may not be reached when it is an address written literally (in
+        any form, see literal_address), or None: a name is judged when it is resolved."""
+        address = literal_address(host)
+        return self.refusal(address) if address is not None else None
+
 
 def _match(rules: tuple[_Rule, ...], value: int) -> _Rule | None:
     for rule in rules:

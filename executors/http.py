@@ -136,8 +136,7 @@ class HttpExecutor(Executor):
         reason = super().permission_denied(task, user)
         if reason:
             return reason
-        address = egress.literal_address(urlsplit(task["uri"]).hostname or "")
-        refusal = _restricted_policy().refusal(address) if address is not None else None
+        refusal = _restricted_policy().host_refusal(urlsplit(task["uri"]).hostname or "")
         # The permission is looked up last: it costs the request two queries, and most
         # URIs name a host, not a denied address.
         if refusal is not None and not user.has_perm("jobs.unrestricted_egress"):

@@ -52,7 +52,7 @@ import pycurl
 from urllib3.util import parse_url
 
 from .base import Stop
-from .egress import Policy, literal_address
+from .egress import Policy
 
 DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
 # Methods that carry a body: without one they still send `Content-Length: 0`, as
@@ -267,11 +267,9 @@ class Client:
         `policy`: the egress policy its connections obey (None: any address)."""
         url = parse_url(uri)
         proxy = self._proxy_for(url.scheme or "http", url.host or "", url.port)
-        if policy is not None:
-            address = literal_address(url.host or "")
-            refusal = policy.refusal(address) if address is not None else None
-            if refusal is not None:
-                raise EgressRefused(refusal)
+        refusal = policy.host_refusal(url.host or "") if policy is not None else None
+        if refusal is not None:
+            raise EgressRefused(refusal)
         handle = self._handle(policy)
         exchange = _Exchange(limit)
         curl = handle.curl
