@@ -105,8 +105,9 @@ def plan_due_fires(now: datetime | None = None) -> int:
 
 
 def _plan_batch(now: datetime | None) -> tuple[int, list[tuple[uuid.UUID, str, datetime]]]:
-    """Plan one batch of due jobs, in one transaction; return how many fires it planned
-    and the (run id, task type, due time) of the runs to publish, now committed."""
+    """Plan one batch of due jobs, in one transaction; return how many due jobs it took
+    (those it ended included) and the (run id, task type, due time) of the runs to
+    publish, now committed."""
     now = now or timezone.now()
     horizon = now + timedelta(seconds=settings.SCHED["DISPATCH_LOOKAHEAD"])
     batch = settings.SCHED["DISPATCH_BATCH"]
@@ -120,21 +121,18 @@ def _plan_batch(now: datetime | None) -> tuple[int, list[tuple[uuid.UUID, str, d
         if not jobs:
             return 0, []
         fires: list[_Fire] = []
-        planned = len(jobs)
-        for job in list(jobs):
+        for job in jobs:
             try:
-                fire = _plan_fire(job, now)
+                fires.append(_plan_fire(job, now))
             except Exception as exc:  # this job only: the batch goes on without it
                 end_unplannable(job.id, exc)
-                jobs.remove(job)
-                continue
-            fires.append(fire)
+        advanced = [f.job for f in fires]  # the jobs ended above are left out of the writes
         if connection.vendor == "postgresql":
             kept = _insert_runs_postgresql(fires, now)
-            _advance_jobs_postgresql(jobs)
+            _advance_jobs_postgresql(advanced)
         else:
             kept = _insert_runs_portable(fires, now)
-            Job.objects.bulk_update(jobs, ["next_run_at", "fire_count"])
+            Job.objects.bulk_update(advanced, ["next_run_at", "fire_count"])
         fires = [f for f in fires if f.run_id in kept]
         # A fire planned pending leaves its job `scheduled` (or `running`, if another run
         # runs): settling it would change nothing. Settle the jobs whose fire was missed,
@@ -142,16 +140,15 @@ def _plan_batch(now: datetime | None) -> tuple[int, list[tuple[uuid.UUID, str, d
         pending_jobs = {f.job.id for f in fires if f.pending}
         settle_jobs(
             {f.job.id for f in fires if not f.pending}
-            | {j.id for j in jobs if j.next_run_at is None and j.id not in pending_jobs}
+            | {j.id for j in advanced if j.next_run_at is None and j.id not in pending_jobs}
         )
-    return planned, [(f.run_id, f.job.type, f.due_at) for f in fires if f.pending]
+    return len(jobs), [(f.run_id, f.job.type, f.due_at) for f in fires if f.pending]
 
 
 def _plan_fire(job: Job, now: datetime) -> _Fire:
     """The job's fire to plan now; advances the job's next_run_at and fire_count (unsaved).
 
-    Raises when the job's schedule cannot be computed: the caller ends that job and leaves
-    this object out of the batch's writes."""
+    Raises when the job's schedule cannot be computed: the caller ends that job."""
     due = _fire_for(job, now)
     fire = _Fire(uuid.uuid4(), job, due, now - due <= _grace(job))
     job.fire_count += 1
