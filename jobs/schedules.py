@@ -277,8 +277,7 @@ class Schedule:
         after = _utc(after, "after")
         if self.kind == "once":
             return None
-        if after >= LATEST:
-            raise ScheduleError(f"the next fire would be past the year {LATEST.year - 1}")
+        _checked(after)  # a fire after it would be past LATEST too
         if self.kind == "interval":
             anchor = _utc(anchor, "anchor")
             if after < anchor:
@@ -331,17 +330,18 @@ class Schedule:
         if self.kind == "once":
             fire = self.at if self.at > after else None
         else:
-            try:
-                fire = self.next_fire(after, anchor=anchor)
-            except ScheduleError:
-                fire = None
+            fire = self._next_in_range(after, anchor)
         while fire is not None and len(fires) < limit and (end_at is None or fire <= end_at):
             fires.append(fire)
-            try:
-                fire = None if self.kind == "once" else self.next_fire(fire, anchor=anchor)
-            except ScheduleError:  # the next fire is past the supported years: none
-                fire = None
+            fire = None if self.kind == "once" else self._next_in_range(fire, anchor)
         return fires
+
+    def _next_in_range(self, after: datetime, anchor: datetime | None) -> datetime | None:
+        """next_fire, or None where the next fire would be past the supported years."""
+        try:
+            return self.next_fire(after, anchor=anchor)
+        except ScheduleError:
+            return None
 
 
 def parse_schedule(value, *, timezone: str = "UTC", now: datetime) -> Schedule:
