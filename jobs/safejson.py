@@ -43,6 +43,20 @@ class BadJSON(ValueError):
         return detail
 
 
+def form_problem(data) -> tuple[str | None, str] | None:
+    """The first name or value of a QueryDict (a query string, a form) that the database
+    cannot store: (None, why) for a name, (the name, why) for a value; None if none."""
+    for key, values in data.lists():
+        problem = text_problem(key)
+        if problem:
+            return None, problem
+        for value in values:
+            problem = text_problem(value) if isinstance(value, str) else None
+            if problem:
+                return key, problem
+    return None
+
+
 def max_depth() -> int:
     return settings.API_MAX_JSON_DEPTH
 

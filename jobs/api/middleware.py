@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.http import JsonResponse
 
-from jobs.safejson import text_problem
+from jobs.safejson import form_problem, text_problem
 
 
 class BodySizeLimitMiddleware:
@@ -35,12 +35,10 @@ class QueryTextMiddleware:
     def __call__(self, request):
         if text_problem(request.path):
             return JsonResponse({"detail": "The URL path contains a NUL character."}, status=400)
-        for key, values in request.GET.lists():
-            problem = text_problem(key)
-            if problem:
-                return JsonResponse({"detail": f"A query parameter name: {problem}"}, status=400)
-            for value in values:
-                problem = text_problem(value)
-                if problem:
-                    return JsonResponse({key: [problem]}, status=400)
-        return self.get_response(request)
+        found = form_problem(request.GET)
+        if found is None:
+            return self.get_response(request)
+        key, problem = found
+        if key is None:
+            return JsonResponse({"detail": f"A query parameter name: {problem}"}, status=400)
+        return JsonResponse({key: [problem]}, status=400)

@@ -26,15 +26,13 @@ class JSONParser(parsers.JSONParser):
 
 def check_form(data) -> None:
     """Refuse a form (a QueryDict) holding NUL or a lone surrogate in a name or value."""
-    for key, values in data.lists():
-        problem = safejson.text_problem(key)
-        if problem:
-            raise ParseError(f"A form field name: {problem}")
-        for value in values:
-            if isinstance(value, str):
-                problem = safejson.text_problem(value)
-                if problem:
-                    raise ValidationError({key: [problem]})
+    found = safejson.form_problem(data)
+    if found is None:
+        return
+    key, problem = found
+    if key is None:
+        raise ParseError(f"A form field name: {problem}")
+    raise ValidationError({key: [problem]})
 
 
 class FormParser(parsers.FormParser):
