@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from rest_framework import exceptions, status
 
 from .models import Job, JobStatus
 
@@ -11,9 +10,8 @@ from .models import Job, JobStatus
 COUNTED_STATUSES = (JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.PAUSED)
 
 
-class TooManyJobs(exceptions.APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "too_many_jobs"
+class TooManyJobs(Exception):
+    """The user holds MAX_JOBS_PER_USER active jobs; the API answers 400 (jobs/api/errors.py)."""
 
 
 def check_active_jobs(owner) -> None:

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from jobs.quotas import TooManyJobs
 from jobs.services import JobConflict
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, JobConflict):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, TooManyJobs):
+        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):  # a malformed id in a lookup
         exc = Http404()
     response = drf_exception_handler(exc, context)
