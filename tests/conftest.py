@@ -11,69 +11,54 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.e2e import harness
-
-
-def _user(django_user_model, username: str, **extra):
-    return django_user_model.objects.create_user(username, f"{username}@example.com", "pw", **extra)
+from tests.users import client_for, make_user
 
 
 @pytest.fixture
 def alice(django_user_model):
-    return _user(django_user_model, "alice")
+    return make_user("alice")
 
 
 @pytest.fixture
 def bob(django_user_model):
-    return _user(django_user_model, "bob")
+    return make_user("bob")
 
 
 @pytest.fixture
 def charlie(django_user_model):
     """Staff: sees every job."""
-    return _user(django_user_model, "charlie", is_staff=True)
-
-
-def _client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
+    return make_user("charlie", is_staff=True)
 
 
 @pytest.fixture
 def api(alice) -> APIClient:
     """Alice's API client (token auth)."""
-    return _client_for(alice)
+    return client_for(alice)
 
 
 @pytest.fixture
 def bob_api(bob) -> APIClient:
-    return _client_for(bob)
+    return client_for(bob)
 
 
 @pytest.fixture
 def staff_api(charlie) -> APIClient:
-    return _client_for(charlie)
+    return client_for(charlie)
 
 
 @pytest.fixture
 def coder(django_user_model) -> APIClient:
     """A user holding jobs.run_code (may create command, script and docker jobs)."""
-    user = _user(django_user_model, "coder")
-    user.user_permissions.add(
-        Permission.objects.get(codename="run_code", content_type__app_label="jobs")
-    )
-    return _client_for(user)
+    return client_for(make_user("coder", "jobs.run_code"))
 
 
 @pytest.fixture
 def root(django_user_model) -> APIClient:
     """A superuser."""
-    return _client_for(django_user_model.objects.create_superuser("root-user", "r@x.org", "pw"))
+    return client_for(django_user_model.objects.create_superuser("root-user", "r@x.org", "pw"))
 
 
 @pytest.fixture

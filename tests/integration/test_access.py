@@ -4,31 +4,15 @@ only from explicit permissions (jobs.access) or superuser, in the API and the ad
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from jobs.models import Job, JobStatus
+from tests.users import client_for, grant
 
 from .helpers import http_job
 
 pytestmark = pytest.mark.django_db
 
 COMMAND = {"task": {"type": "command", "command": ["true"]}, "schedule": {"every": "1h"}}
-
-
-def grant(user, *codenames):
-    for codename in codenames:
-        app, _, name = codename.partition(".")
-        user.user_permissions.add(
-            Permission.objects.get(codename=name, content_type__app_label=app)
-        )
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 @pytest.fixture

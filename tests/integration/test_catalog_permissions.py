@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from jobs.models import Job
+from tests.users import client_for, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -19,14 +18,8 @@ PRUNE_RUNS = {
 
 
 @pytest.fixture
-def maintainer(django_user_model) -> APIClient:
-    user = django_user_model.objects.create_user("maya", "maya@example.com", "pw")
-    user.user_permissions.add(
-        Permission.objects.get(codename="run_maintenance", content_type__app_label="jobs")
-    )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
+def maintainer(db) -> APIClient:
+    return client_for(make_user("maya", "jobs.run_maintenance"))
 
 
 @pytest.mark.parametrize("name", ["sched.prune_runs", "sched.prune_scripts"])

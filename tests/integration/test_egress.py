@@ -10,12 +10,11 @@ import socket
 from base64 import b64encode
 
 import pytest
-from django.contrib.auth.models import Permission
 
 from jobs import dispatch, owners, runner
 from jobs.models import Job, RunStatus
-from tests.conftest import _client_for, _user
 from tests.target import Target
+from tests.users import client_for, make_user
 
 pytestmark = [pytest.mark.django_db]
 
@@ -52,18 +51,14 @@ def target6(target):
 
 
 @pytest.fixture
-def opener_user(django_user_model):
+def opener_user(db):
     """Holds jobs.unrestricted_egress."""
-    user = _user(django_user_model, "opener")
-    user.user_permissions.add(
-        Permission.objects.get(codename="unrestricted_egress", content_type__app_label="jobs")
-    )
-    return user
+    return make_user("opener", "jobs.unrestricted_egress")
 
 
 @pytest.fixture
 def opener(opener_user):
-    return _client_for(opener_user)
+    return client_for(opener_user)
 
 
 def create(client, uri: str, **task) -> Job:

@@ -7,12 +7,11 @@ import socket
 import time
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from jobs.api import throttles
+from tests.users import client_for, make_user
 
 from .helpers import http_job
 
@@ -32,14 +31,8 @@ def rates(settings, monkeypatch):
 
 
 @pytest.fixture
-def trusted(django_user_model):
-    user = django_user_model.objects.create_user("trent", "t@example.com", "pw")
-    user.user_permissions.add(
-        Permission.objects.get(codename="trusted_client", content_type__app_label="jobs")
-    )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
+def trusted(db):
+    return client_for(make_user("trent", "jobs.trusted_client"))
 
 
 def _statuses(client, count, path="/api/v1/jobs", **extra):
