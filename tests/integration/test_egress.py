@@ -33,13 +33,6 @@ def production_policy(settings):
 
 
 @pytest.fixture
-def target():
-    server = Target()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def target6(target):
     """A target on [::1], on the port of `target` (so `localhost` names both)."""
     try:

@@ -23,13 +23,6 @@ from .helpers import run_once
 pytestmark = [pytest.mark.django_db]
 
 
-@pytest.fixture
-def target():
-    server = Target()
-    yield server
-    server.close()
-
-
 def test_it_sends_the_request_with_idempotency_and_job_headers(api, broker, target):
     job = run_once(
         api,

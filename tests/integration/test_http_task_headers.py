@@ -7,7 +7,6 @@ import pytest
 
 from jobs import dispatch, runner
 from jobs.models import Job, RunStatus
-from tests.target import Target
 
 pytestmark = [pytest.mark.django_db]
 
@@ -83,13 +82,6 @@ def test_it_refuses_a_name_that_is_not_a_token(api, name):
 
 def test_a_line_break_in_a_value_is_still_refused(api):
     assert "line break" in header_error(post(api, {"X-A": "a\r\nX-Injected: 1"}))
-
-
-@pytest.fixture
-def target():
-    server = Target()
-    yield server
-    server.close()
 
 
 def test_accepted_headers_are_sent_as_written(api, broker, target):

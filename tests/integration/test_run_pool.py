@@ -12,16 +12,8 @@ from django.db import connections
 
 from jobs import dispatch, run_pool, runner
 from jobs.models import Job, Run, RunStatus
-from tests.target import Target
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the pool's threads commit their own
-
-
-@pytest.fixture
-def target():
-    server = Target()
-    yield server
-    server.close()
 
 
 def _close_pool_connections(threads: int) -> None:
