@@ -62,14 +62,18 @@ def _size_run_pool(sender=None, **kwargs) -> None:
         run_pool.configure(sender.concurrency)
 
 
+def _consumed_queues(worker) -> set[str]:
+    """The names of the queues a ready worker consumes (none if it has no consumer)."""
+    try:
+        return {queue.name for queue in worker.task_consumer.queues}
+    except AttributeError:
+        return set()
+
+
 @worker_ready.connect
 def _start_container_janitor(sender=None, **kwargs) -> None:
     """A worker that runs container tasks removes the containers a dead worker left."""
-    try:
-        queues = {queue.name for queue in sender.task_consumer.queues}
-    except AttributeError:
-        return
-    if "docker" in queues:
+    if "docker" in _consumed_queues(sender):
         from executors import docker_janitor
 
         docker_janitor.start()
@@ -78,11 +82,7 @@ def _start_container_janitor(sender=None, **kwargs) -> None:
 @worker_ready.connect
 def _say_who_runs_code(sender=None, **kwargs) -> None:
     """A worker that runs commands and scripts logs the user they run as."""
-    try:
-        queues = {queue.name for queue in sender.task_consumer.queues}
-    except AttributeError:
-        return
-    if queues & {"command", "script"}:
+    if _consumed_queues(sender) & {"command", "script"}:
         from executors import accounts
 
         message, is_warning = accounts.describe_code_account()
