@@ -1,8 +1,9 @@
 """The web process's gunicorn worker: uvicorn's event loop with deadlines for receiving a request.
 
 `gunicorn schedsite.asgi -k schedsite.server.Worker` (the Procfile's `web`). A connection
-costs a coroutine, not a thread, until its request has fully arrived: Django's ASGI handler
-reads the whole body before a view runs, so a client that sends slowly holds no thread.
+costs a coroutine, not a thread, until its request has fully arrived: the bridge to Django
+(schedsite/wsgi_bridge.py) reads the whole body before a thread runs the view, so a client
+that sends slowly holds no thread.
 On top of uvicorn, which bounds only the idle time between two requests, each request must
 arrive in time:
 
@@ -143,7 +144,7 @@ class Worker(UvicornWorker):
     CONFIG_KWARGS = {
         "loop": "asyncio",
         "http": DeadlineH11Protocol,
-        # Django's ASGI handler does not implement the lifespan protocol.
+        # The bridge to Django (schedsite/wsgi_bridge.py) serves HTTP only: no lifespan.
         "lifespan": "off",
         # The client is the connection's peer: uvicorn would otherwise take X-Forwarded-For
         # from any peer on FORWARDED_ALLOW_IPS (loopback by default), so a client on the host
