@@ -116,7 +116,7 @@ _client_lock = threading.Lock()
 _client: Client | None = None
 
 
-def _http() -> Client:
+def shared_client() -> Client:
     global _client
     with _client_lock:
         if _client is None:
@@ -136,7 +136,7 @@ class HttpExecutor(Executor):
         reason = super().permission_denied(task, user)
         if reason:
             return reason
-        refusal = _restricted_policy().host_refusal(urlsplit(task["uri"]).hostname or "")
+        refusal = restricted_policy().host_refusal(urlsplit(task["uri"]).hostname or "")
         # The permission is looked up last: it costs the request two queries, and most
         # URIs name a host, not a denied address.
         if refusal is not None and not user.has_perm("jobs.unrestricted_egress"):
@@ -159,7 +159,7 @@ class HttpExecutor(Executor):
         body = _encode_body(task.get("body"), headers)
         started = time.monotonic()
         try:
-            response = _http().send(
+            response = shared_client().send(
                 task["method"],
                 task["uri"],
                 headers,
@@ -202,13 +202,13 @@ class HttpExecutor(Executor):
 
 def egress_policy(context: RunContext) -> egress.Policy | None:
     """The egress policy of this run's requests: None when its owner may reach anything."""
-    return None if context.egress_unrestricted else _restricted_policy()
+    return None if context.egress_unrestricted else restricted_policy()
 
 
 _policy_of: tuple[object, egress.Policy | None] = (None, None)  # (settings.SCHED, its policy)
 
 
-def _restricted_policy() -> egress.Policy:
+def restricted_policy() -> egress.Policy:
     """The policy of the settings, looked up again only when settings.SCHED is replaced."""
     global _policy_of
     sched = settings.SCHED

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from notifications import sweeper as notification_sweeper
+
 from . import reaper
 from .dispatch import dispatch
 
@@ -22,7 +24,8 @@ class DispatchingScheduler(DatabaseScheduler):
     Planning in beat itself (not as a task on a worker) keeps the clock off the worker
     queues, so a busy worker pool never delays a fire's planning.
 
-    The reaper runs here too, for the same reason: as a task on a worker queue it would wait
+    The reaper runs here too (with the sweeper of notifications whose message was lost),
+    for the same reason: as a task on a worker queue it would wait
     for a free worker thread, so a dead worker's runs would be found lost only when some
     long run ended (docs/design.md). REAP_INTERVAL may be any fraction of a second, which
     django-celery-beat's whole-second intervals could not hold. Several beats may reap at
@@ -52,6 +55,7 @@ class DispatchingScheduler(DatabaseScheduler):
         try:
             reaper.republish_stale_pending()
             reaper.recover_lost_runs()
+            notification_sweeper.sweep()
         except Exception:  # the database is away: try again at the next interval
             log.exception("reaping failed; retrying in REAP_INTERVAL")
             close_old_connections()

@@ -27,6 +27,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
+from .health import fires_missed
 from .models import Job, Run, RunStatus, Trigger
 from .pgarray import array_literal
 from .publish import publish
@@ -51,6 +52,10 @@ PLAN_FIELDS = (
     "fire_count",
     "next_run_at",
     "misfire_grace",
+    # Who and where, for the `missed` event of a fire past its grace (jobs/health.py).
+    "owner_id",
+    "product",
+    "group",
 )
 
 
@@ -134,6 +139,7 @@ def _plan_batch(now: datetime | None) -> tuple[int, list[tuple[uuid.UUID, str, d
             kept = _insert_runs_portable(fires, now)
             Job.objects.bulk_update(advanced, ["next_run_at", "fire_count"])
         fires = [f for f in fires if f.run_id in kept]
+        fires_missed((f.job, f.run_id) for f in fires if not f.pending)
         # A fire planned pending leaves its job `scheduled` (or `running`, if another run
         # runs): settling it would change nothing. Settle the jobs whose fire was missed,
         # and those that fire no more without a run to wait for.

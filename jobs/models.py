@@ -10,6 +10,8 @@ from jobs.states import (  # noqa: F401  (re-exported: the rest of the code impo
     ACTIVE_JOB_STATUSES,
     FINISHED_RUN_STATUSES,
     Concurrency,
+    Event,
+    Health,
     JobStatus,
     RunStatus,
     TaskType,
@@ -60,6 +62,14 @@ class Job(models.Model):
     last_run = models.ForeignKey(
         "Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set by the end of each fire (jobs/health.py): its last attempt's outcome decides.
+    health = models.CharField(max_length=8, choices=Health.choices, default=Health.UNKNOWN)
+    consecutive_failures = models.PositiveIntegerField(
+        default=0, help_text="Failed fires in a row since the last success or resume."
+    )
+    pause_after_failures = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Recurring jobs: pause after this many failed fires."
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -80,6 +90,9 @@ class Job(models.Model):
             models.Index(fields=["product"], name="job_product_idx"),
             models.Index(fields=["group"], name="job_group_idx"),
             models.Index(fields=["status"], name="job_status_idx"),
+            # Failing jobs are few: a partial index serves "what is failing" without adding
+            # an entry per write of a healthy job.
+            models.Index(fields=["owner"], name="job_failing_idx", condition=Q(health="failing")),
         ]
         permissions = [
             ("run_code", "Can create jobs that run code (command, script, docker)"),

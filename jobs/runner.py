@@ -19,6 +19,7 @@ from executors.registry import get_executor
 
 from . import runner_sql
 from .attempts import plan_next_attempt
+from .health import fire_ended
 from .heartbeat import Heartbeat
 from .models import ACTIVE_JOB_STATUSES, Concurrency, Job, JobStatus, Run, RunStatus, Trigger
 from .owners import egress_unrestricted
@@ -80,13 +81,14 @@ def _skip_while_busy(run_id: str, job: Job, now) -> bool:
     """concurrency=forbid: a fire that comes while another run runs is recorded skipped."""
     if not Run.objects.filter(job=job, status=RunStatus.RUNNING).exclude(id=run_id).exists():
         return False
-    return bool(
-        Run.objects.filter(id=run_id, status=RunStatus.PENDING).update(
-            status=RunStatus.SKIPPED,
-            finished_at=now,
-            error="Skipped: the previous run was still running (concurrency: forbid).",
-        )
+    skipped = Run.objects.filter(id=run_id, status=RunStatus.PENDING).update(
+        status=RunStatus.SKIPPED,
+        finished_at=now,
+        error="Skipped: the previous run was still running (concurrency: forbid).",
     )
+    if skipped:
+        fire_ended(job, run_id, RunStatus.SKIPPED, now=now)
+    return bool(skipped)
 
 
 def _cancel_if_stale(run_id: str) -> None:
@@ -207,6 +209,8 @@ def finish(run: Run, outcome: Outcome) -> bool:
         Job.objects.filter(id=job.id).update(last_run_id=run.id)
         if outcome.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):  # vetoes are final
             retry_run = plan_next_attempt(job, run, Trigger.RETRY, now=now)
+        if retry_run is None:  # no other attempt follows: the fire ended with this one
+            fire_ended(job, run.id, outcome.status, now=now)
         settle_jobs([job.id])
     if retry_run is not None:
         _publish_if_due(retry_run)

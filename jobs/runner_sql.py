@@ -8,16 +8,18 @@ the same work in one round trip each (plus the lock and the commit of `finish`):
 
 - claim, concurrency `allow`: move the run pending -> running if its job's revision is
   unchanged, mark the job `running`, and return what the executor needs.
-- finish, outcome `succeeded`: record it if the run is still `running`, set the job's
-  `last_run` and settle its status by the rules of jobs/settle.py.
+- finish, outcome `succeeded` of a job that is not failing: record it if the run is still
+  `running`, set the job's `last_run`, its health `ok` and settle its status by the rules
+  of jobs/settle.py; the fire's `success` event goes out as jobs/health.py sends it.
 
 The threads of a worker process share these statements (jobs/batching.py): the claims
 that wait while one is in flight go together as the next statement, and so do the
 successes. Under load one statement serves many runs; an idle worker sends each at once.
 
-Anything else (forbid, replace, stale or duplicate messages, failures that may retry,
-runs canceled or lost meanwhile) returns None and the caller takes the ORM path, which
-decides as before. SQLite keeps the ORM path (single machine, modest rates).
+Anything else (forbid, replace, stale or duplicate messages, failures that may retry, a
+success that is a recovery, runs canceled or lost meanwhile) returns None and the caller
+takes the ORM path, which decides as before. SQLite keeps the ORM path (single machine,
+modest rates).
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .batching import Batcher
-from .models import Job, Run, RunStatus
+from .models import Event, Job, Run, RunStatus
 from .pgarray import array_literal
+from .signals import FireEnd, send_fires_ended
 
 CLAIM_SQL = """
 WITH i AS (
@@ -73,10 +76,11 @@ WITH i AS (
     UPDATE jobs_run AS r
     SET status = 'succeeded', result = i.result, error = i.error,
         finished_at = i.now, heartbeat_at = i.now
-    FROM i WHERE r.id = i.id AND r.status = 'running'
+    FROM i, jobs_job AS f
+    WHERE r.id = i.id AND r.status = 'running' AND f.id = r.job_id AND f.health <> 'failing'
     RETURNING r.id, r.job_id
 ), j AS (
-    UPDATE jobs_job AS j SET last_run_id = r.id, status = CASE
+    UPDATE jobs_job AS j SET last_run_id = r.id, health = 'ok', status = CASE
         WHEN j.status NOT IN ('scheduled', 'running') THEN j.status
         WHEN EXISTS (SELECT 1 FROM jobs_run x
                      WHERE x.job_id = j.id AND x.status = 'running' AND x.id <> r.id)
@@ -87,8 +91,9 @@ WITH i AS (
         WHEN j.schedule_kind <> 'once' THEN 'completed'
         ELSE 'succeeded' END
     FROM r WHERE j.id = r.job_id
+    RETURNING r.id AS run_id, j.id AS job_id, j.owner_id, j.product, j."group"
 )
-SELECT id FROM r
+SELECT run_id, job_id, owner_id, product, "group" FROM j
 """
 
 
@@ -185,8 +190,23 @@ def _succeed_batch(items: Sequence[tuple[Run, dict, str, object]]) -> list[bool]
             "nows": array_literal(now for *_, now in mine),
         }
         _execute(cursor, SUCCEED_SQL, params)
-        done = {str(row[0]) for row in cursor.fetchall()}
+        rows = cursor.fetchall()
+        send_fires_ended([_success(*row) for row in rows])
+    done = {str(row[0]) for row in rows}
     return [str(run.id) in done for run, *_ in items]
+
+
+def _success(run_id, job_id, owner_id, product, group) -> FireEnd:
+    return FireEnd(
+        job_id=job_id,
+        owner_id=owner_id,
+        product=product,
+        group=group,
+        run_id=run_id,
+        status=RunStatus.SUCCEEDED,
+        events=(Event.SUCCESS,),
+        failures=0,
+    )
 
 
 _claims: Batcher[tuple[str, str], Run | None] = Batcher(_claim_batch, key=lambda item: item[0])

@@ -11,6 +11,7 @@ from django.utils import timezone
 from executors.registry import get_executor
 
 from .models import ACTIVE_JOB_STATUSES, Job, JobStatus, Run, RunStatus, Trigger
+from .pausing import cancel_pending, pause_locked
 from .publish import publish_runs
 from .quotas import check_active_jobs
 from .retry import parse_retry
@@ -93,19 +94,6 @@ def _first_fire(job: Job, now: datetime) -> datetime | None:
     return schedule.first_fire(now=now, start_at=job.start_at)
 
 
-def _cancel_pending(job: Job, reason: str, now: datetime) -> list[datetime]:
-    """Cancel the job's pending runs; give back its planned fires, which no longer count."""
-    pending = Run.objects.filter(job=job, status=RunStatus.PENDING)
-    fires = sorted(
-        due
-        for trigger, attempt, due in pending.values_list("trigger", "attempt", "due_at")
-        if trigger == Trigger.SCHEDULE and attempt == 1
-    )
-    pending.update(status=RunStatus.CANCELED, finished_at=now, error=reason)
-    job.fire_count -= len(fires)
-    return fires
-
-
 @transaction.atomic
 def job_create(*, owner, data: dict[str, Any]) -> Job:
     check_active_jobs(owner)
@@ -135,7 +123,7 @@ def job_update(*, job: Job, data: dict[str, Any]) -> Job:
     now = timezone.now()
     _apply(job, data)
     job.revision += 1
-    unplanned = _cancel_pending(job, "The job changed after this run was planned.", now)
+    unplanned = cancel_pending(job, "The job changed after this run was planned.", now)
     rescheduled = any(field in data for field in SCHEDULE_FIELDS)
     if rescheduled:
         job.anchor_at = _first_fire(job, now)
@@ -169,7 +157,7 @@ def job_cancel(*, job: Job) -> Job:
         job.status = JobStatus.CANCELED
         job.next_run_at = None
         job.revision += 1
-        _cancel_pending(job, "The job was canceled.", now)
+        cancel_pending(job, "The job was canceled.", now)
         job.save()
     return job
 
@@ -177,23 +165,23 @@ def job_cancel(*, job: Job) -> Job:
 @transaction.atomic
 def job_pause(*, job: Job) -> Job:
     job = _locked(job, refuse_canceled="The job is canceled.")
-    if job.status in ACTIVE_JOB_STATUSES:
-        job.status = JobStatus.PAUSED
-        job.next_run_at = None
-        job.revision += 1
-        _cancel_pending(job, "The job was paused.", timezone.now())
-        job.save()
+    pause_locked(job, now=timezone.now())
     return job
 
 
 @transaction.atomic
 def job_resume(*, job: Job) -> Job:
-    """Resume a paused job from now: fires that fell in the pause are skipped."""
+    """Resume a paused job from now: fires that fell in the pause are skipped.
+
+    The count of failed fires starts again (pause_after_failures counts from here); the
+    health stays `failing` until a fire succeeds."""
     job = _locked(job, refuse_canceled="The job is canceled.")
     if job.status != JobStatus.PAUSED:
         return job
     now = timezone.now()
     job.status = JobStatus.SCHEDULED
+    job.status_reason = ""
+    job.consecutive_failures = 0
     if job.is_recurring:
         first = job.anchor_at if job.anchor_at and job.anchor_at > now else None
         try:

@@ -21,6 +21,25 @@ class JobStatus(models.TextChoices):
 ACTIVE_JOB_STATUSES = (JobStatus.SCHEDULED, JobStatus.RUNNING)
 
 
+class Health(models.TextChoices):
+    """What a job's last decided fire says: `unknown` until one ended."""
+
+    OK = "ok"
+    FAILING = "failing"
+    UNKNOWN = "unknown"
+
+
+class Event(models.TextChoices):
+    """What a notification is about (docs/api.md, "Notifications")."""
+
+    FAILURE = "failure"  # a fire's last attempt failed, timed out or was vetoed
+    RECOVERY = "recovery"  # the first success after a failure
+    SUCCESS = "success"
+    MISSED = "missed"
+    SKIPPED = "skipped"
+    PAUSED = "paused"  # paused by pause_after_failures
+
+
 class RunStatus(models.TextChoices):
     PENDING = "pending"
     RUNNING = "running"

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 app = Celery("schedsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["jobs"])
+app.autodiscover_tasks(["jobs", "notifications"])
 
 
 @task_prerun.connect

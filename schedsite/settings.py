@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "jobs",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -335,7 +336,34 @@ SCHED = {
     "DOCKER_HOST": env_str("DOCKER_HOST"),  # empty: the SDK's default (DOCKER_HOST, socket)
     # Seconds between sweeps for containers of runs that no longer run (a dead worker's).
     "DOCKER_JANITOR_INTERVAL": env_float("DOCKER_JANITOR_INTERVAL", 30.0),
+    # Notifications (notifications/delivery.py): seconds a receiver has to answer; a failed
+    # attempt is tried again after NOTIFY_BACKOFF, doubling up to NOTIFY_BACKOFF_MAX, until
+    # NOTIFY_RETRY_FOR after the notification was made.
+    "NOTIFY_TIMEOUT": env_float("NOTIFY_TIMEOUT", 10.0),
+    "NOTIFY_BACKOFF": env_float("NOTIFY_BACKOFF", 10.0),
+    "NOTIFY_BACKOFF_MAX": env_float("NOTIFY_BACKOFF_MAX", 600.0),
+    "NOTIFY_RETRY_FOR": env_float("NOTIFY_RETRY_FOR", 86_400.0),
+    # How long a worker holds a notification it sends (a dead worker's comes back after it).
+    "NOTIFY_LEASE": env_float("NOTIFY_LEASE", 60.0),
+    # A pending notification due and not published for this long is published again.
+    "NOTIFY_REPUBLISH_AFTER": env_float("NOTIFY_REPUBLISH_AFTER", 30.0),
+    # Delivery threads per worker process, and how many of them one owner may hold at once.
+    "NOTIFY_THREADS": env_int("NOTIFY_THREADS", 4),
+    "NOTIFY_THREADS_PER_OWNER": env_int("NOTIFY_THREADS_PER_OWNER", 2),
 }
+
+# The address people reach this service at: links in notifications are made with it.
+PUBLIC_URL = env_str("PUBLIC_URL", "http://localhost:8000")
+
+# Email notifications go through this SMTP server (Django's email backend).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "sched@localhost")
 
 # What an ordinary user may ask for (jobs/limits.py, docs/security.md); superusers are not
 # held to these. Seconds unless named otherwise; 0 for MIN_INTERVAL: no minimum.

@@ -115,7 +115,7 @@ def lag_summary() -> str | None:
 # ---------------------------------------------------------------- small helpers
 
 
-WORKER_QUEUES = "http,command,script,docker,catalog,housekeeping"
+WORKER_QUEUES = "http,command,script,docker,catalog,housekeeping,notifications"
 
 
 def celery_worker_argv(

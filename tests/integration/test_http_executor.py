@@ -303,7 +303,7 @@ def test_a_stop_callback_running_after_its_request_ended_changes_nothing(target)
     from executors import http
 
     assert HttpExecutor().run(_context(f"{target.url}/ok")).status == RunStatus.SUCCEEDED
-    handle = http._http()._handle(http.egress_policy(_context("")))  # this thread's handle
+    handle = http.shared_client()._handle(http.egress_policy(_context("")))  # this thread's handle
     late = threading.Timer(0.2, handle.abort, [handle.sent])  # the ended request's abort
     late.start()
     assert HttpExecutor().run(_context(f"{target.url}/slow/0.5")).status == RunStatus.SUCCEEDED

@@ -1,0 +1,150 @@
+"""Deliver notifications from the outbox: claim, send, record the attempt, retry later.
+
+A worker claims a pending notification whose time has come by taking a lease on it
+(NOTIFY_LEASE seconds); a worker killed while sending holds it no longer than that. After
+a failed attempt the next waits NOTIFY_BACKOFF, doubling up to NOTIFY_BACKOFF_MAX, until
+NOTIFY_RETRY_FOR after the notification was made; then it is `failed`. A refused address
+fails at once (trying again cannot help). Every attempt is a Delivery row.
+
+Messages only wake the workers: the sweeper (notifications/sweeper.py, run by beat)
+publishes again what is due and was not published for NOTIFY_REPUBLISH_AFTER, so a Redis
+flush or a dead worker delays a notification and loses none. A notification sent and then
+not recorded (the worker died in between) is sent again with the same Idempotency-Key,
+which a receiver drops.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from . import senders
+from .models import Channel, Delivery, Notification, NotificationStatus
+from .payloads import TEST_EVENT, body_of
+from .publish import publish_notifications
+
+log = logging.getLogger(__name__)
+
+_EARLY = timedelta(seconds=1)  # a message due at next_attempt_at may come a little early
+
+
+def _seconds(name: str) -> timedelta:
+    return timedelta(seconds=settings.SCHED[name])
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed attempt."""
+    seconds = settings.SCHED["NOTIFY_BACKOFF"] * 2.0 ** min(attempts - 1, 60)
+    return timedelta(seconds=min(seconds, settings.SCHED["NOTIFY_BACKOFF_MAX"]))
+
+
+def deliver(notification_id: str) -> str | None:
+    """One attempt at a notification; its status after it, or None if it was not ours to
+    try (delivered, failed, held by another worker, or not yet due)."""
+    now = timezone.now()
+    lease = now + _seconds("NOTIFY_LEASE")
+    claimed = (
+        Notification.objects.filter(
+            id=notification_id,
+            status=NotificationStatus.PENDING,
+            next_attempt_at__lte=now + _EARLY,
+        )
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+        .update(leased_until=lease, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return None
+    notification = Notification.objects.select_related("channel", "job", "run").get(
+        id=notification_id
+    )
+    if notification.body is None:
+        notification.body = body_of(notification)
+        Notification.objects.filter(id=notification.id).update(body=notification.body)
+    started = time.monotonic()
+    attempt = senders.send(notification.channel, notification.body, str(notification.id))
+    return _record(notification, attempt, started, lease)
+
+
+def deliver_safely(notification_id: str) -> None:
+    """`deliver` on a delivery thread: its errors are logged, the lease then runs out and
+    the sweeper tries again."""
+    close_old_connections()
+    try:
+        deliver(notification_id)
+    except Exception:
+        log.exception("notification delivery failed notification=%s", notification_id)
+    finally:
+        close_old_connections()
+
+
+def _record(notification: Notification, attempt: senders.Attempt, started: float, lease) -> str:
+    now = timezone.now()
+    mine = Notification.objects.filter(id=notification.id, status=NotificationStatus.PENDING)
+    retry_at = None
+    with transaction.atomic():
+        Delivery.objects.create(
+            notification=notification,
+            channel_id=notification.channel_id,
+            attempt=notification.attempts,
+            at=now,
+            delivered=attempt.delivered,
+            status_code=attempt.status_code,
+            error=attempt.error[:2000],
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        if attempt.delivered:
+            mine.update(
+                status=NotificationStatus.DELIVERED,
+                delivered_at=now,
+                leased_until=None,
+                last_error="",
+            )
+            return NotificationStatus.DELIVERED
+        mine = mine.filter(leased_until=lease)  # another worker took it over: its to decide
+        wait = backoff(notification.attempts)
+        deadline = notification.created_at + _seconds("NOTIFY_RETRY_FOR")
+        if attempt.final or notification.event == TEST_EVENT or now + wait > deadline:
+            mine.update(
+                status=NotificationStatus.FAILED, leased_until=None, last_error=attempt.error
+            )
+            log.warning(
+                "notification failed notification=%s channel=%s: %s",
+                notification.id,
+                notification.channel_id,
+                attempt.error,
+            )
+            return NotificationStatus.FAILED
+        retry_at = now + wait
+        if mine.update(
+            next_attempt_at=retry_at, leased_until=None, queued_at=now, last_error=attempt.error
+        ):
+            owner = notification.channel.owner_id
+            transaction.on_commit(
+                lambda: publish_notifications([(notification.id, owner)], eta=retry_at)
+            )
+    return NotificationStatus.PENDING
+
+
+def send_test(channel: Channel) -> Notification:
+    """Send a test message on `channel` now, in this thread; one attempt, recorded."""
+    now = timezone.now()
+    notification = Notification.objects.create(
+        channel=channel,
+        event=TEST_EVENT,
+        next_attempt_at=now,
+        leased_until=now + _seconds("NOTIFY_LEASE"),
+        attempts=1,
+    )
+    notification.body = body_of(notification)
+    Notification.objects.filter(id=notification.id).update(body=notification.body)
+    started = time.monotonic()
+    attempt = senders.send(channel, notification.body, str(notification.id))
+    _record(notification, attempt, started, notification.leased_until)
+    notification.refresh_from_db()
+    return notification
