@@ -129,9 +129,7 @@ def test_pause_after_failures_pauses_and_says_why(api, target):
     job = _job(api, target, "/status/500")
     Job.objects.filter(id=job.id).update(pause_after_failures=3)
     job.refresh_from_db()
-    rule = _rule(job)
-    rule.on = ["failure", "paused"]
-    rule.save()
+    _rule(job)  # failure and recovery, the default: a rule that hears failures hears the pause
     _fire(job)
     _fire(job)
     assert job.status == JobStatus.SCHEDULED
