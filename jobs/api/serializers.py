@@ -243,9 +243,37 @@ class RunSummarySerializer(serializers.ModelSerializer):
         return f"/api/v1/runs/{run.id}"
 
 
-class RunSerializer(RunSummarySerializer):
+class RunListSerializer(RunSummarySerializer):
+    """A run in GET /runs: its summary and which job it is of (its result is in GET
+    /runs/{id}: a page of 500 runs' outputs would be megabytes)."""
+
     job = serializers.PrimaryKeyRelatedField(read_only=True)
+    job_name = serializers.CharField(source="job.name", read_only=True)
     job_link = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "link",
+            "job",
+            "job_name",
+            "job_link",
+            "status",
+            "attempt",
+            "trigger",
+            "due_at",
+            "started_at",
+            "finished_at",
+            "error",
+        ]
+
+    def get_job_link(self, run: Run) -> str:
+        return f"/api/v1/jobs/{run.job_id}"
+
+
+class RunSerializer(RunListSerializer):
+    """One run with everything it recorded (GET /runs/{id})."""
 
     class Meta:
         model = Run
@@ -268,9 +296,6 @@ class RunSerializer(RunSummarySerializer):
             "result",
             "error",
         ]
-
-    def get_job_link(self, run: Run) -> str:
-        return f"/api/v1/jobs/{run.job_id}"
 
 
 class JobSerializer(serializers.ModelSerializer):
