@@ -5,7 +5,7 @@ import django_filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
 
-from jobs.models import Job, JobStatus, Run, RunStatus, TaskType
+from jobs.models import Health, Job, JobStatus, Run, RunStatus, TaskType
 
 
 class JobFilter(django_filters.FilterSet):
@@ -15,10 +15,16 @@ class JobFilter(django_filters.FilterSet):
     group = django_filters.CharFilter()
     name = django_filters.CharFilter()
     name__contains = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    # No `distinct` (a job has one health and one last run: no join repeats a job).
+    health = django_filters.MultipleChoiceFilter(choices=Health.choices, distinct=False)
+    # The status of the run the job shows as `last_run`: the last one that finished.
+    last_run_status = django_filters.MultipleChoiceFilter(
+        field_name="last_run__status", choices=RunStatus.choices, distinct=False
+    )
 
     class Meta:
         model = Job
-        fields = ["status", "type", "product", "group", "name"]
+        fields = ["status", "type", "product", "group", "name", "health", "last_run_status"]
 
 
 class UTCDateTimeField(IsoDateTimeField):

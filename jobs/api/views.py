@@ -6,6 +6,7 @@ import logging
 import uuid
 
 from django.db import connection
+from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -70,6 +71,7 @@ class JobViewSet(
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         selectors.attach_run_counts(page)  # one query for the page, not one per job
+        prefetch_related_objects(page, "notify_rules")  # the jobs' `notify`: one more
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=JobInputSerializer, responses={201: JobSerializer})
