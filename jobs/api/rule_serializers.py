@@ -59,19 +59,27 @@ class NotifyInputSerializer(StrictSerializer):
         help_text="Send `failure` for every failed fire, not only the first of a streak.",
     )
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A PATCH of the job is partial, and DRF makes its nested items partial too (no
+        # defaults, no required fields): an item of `notify` is a whole rule either way.
+        if "channel" not in attrs:
+            raise serializers.ValidationError({"channel": ["This field is required."]})
+        attrs.setdefault("on", list(DEFAULT_EVENTS))
+        attrs.setdefault("every_failure", False)
+        return attrs
+
 
 def notify_field() -> NotifyInputSerializer:
     return NotifyInputSerializer(many=True, required=False, max_length=MAX_JOB_RULES)
 
 
-def notify_errors(rules: list[dict[str, Any]], owner_id: int) -> list[dict] | None:
-    """The errors of a job's `notify` whose channels are not all its owner's: one entry
-    per rule, as DRF names the items of a list (None: no error)."""
+def notify_errors(rules: list[dict[str, Any]], owner_id: int) -> dict[int, dict] | None:
+    """The errors of a job's `notify` whose channels are not all its owner's, by the
+    index of each such rule, as DRF names the items of a list (None: no error)."""
     missing = not_owned([rule["channel"] for rule in rules], owner_id)
-    if not missing:
-        return None
     problem = {"channel": ["No channel of the job's owner has this id."]}
-    return [problem if rule["channel"] in missing else {} for rule in rules]
+    errors = {i: problem for i, rule in enumerate(rules) if rule["channel"] in missing}
+    return errors or None
 
 
 class NotifySerializer(serializers.ModelSerializer):
