@@ -110,7 +110,7 @@ class RuleInputSerializer(StrictSerializer):
     def validate_channel(self, value: UUID) -> UUID:
         owner = self.context["owner"]
         if not_owned([value], owner.id):
-            whose = "yours" if owner == self.context["request"].user else "the rule's owner"
+            whose = "yours" if owner.id == self.context["request"].user.id else "the rule's owner"
             raise serializers.ValidationError(f"No channel of {whose} has this id.")
         return value
 
