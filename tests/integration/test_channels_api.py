@@ -152,6 +152,11 @@ def test_it_lists_the_callers_channels_and_deletes_one_with_its_rules(api, bob_a
     rule = api.post("/api/v1/notify-rules", {"channel": first["id"]}, format="json").json()
     assert api.delete(first["link"]).status_code == 204
     assert api.get(first["link"]).status_code == 404
+    assert api.get(f"{first['link']}/deliveries").status_code == 404
+    assert api.post(f"{first['link']}/test").status_code == 404
+    assert api.patch(first["link"], {"name": "back"}, format="json").status_code == 404
+    assert api.delete(first["link"]).status_code == 404
+    assert api.get(rule["link"]).status_code == 404
     assert not Rule.objects.filter(id=rule["id"]).exists()
 
 

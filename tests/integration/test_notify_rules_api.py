@@ -43,6 +43,8 @@ def test_it_creates_reads_changes_and_deletes_a_rule(api, alice):
     assert [r["id"] for r in api.get("/api/v1/notify-rules").json()["results"]] == [rule["id"]]
     assert api.delete(rule["link"]).status_code == 204
     assert not Rule.objects.exists()
+    assert api.get(rule["link"]).status_code == 404
+    assert api.patch(rule["link"], {"every_failure": False}, format="json").status_code == 404
 
 
 @pytest.mark.parametrize(
