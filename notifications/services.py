@@ -14,6 +14,7 @@ from jobs.models import Job
 
 from .delivery import send_test
 from .models import Channel, ChannelKind, NotificationStatus, Rule
+from .quotas import check_channels, check_rules
 
 # The fields each kind of channel takes; the others are kept empty.
 KIND_FIELDS = {
@@ -27,6 +28,7 @@ RULE_FIELDS = ("on", "every_failure", "product", "group")
 
 @transaction.atomic
 def channel_create(*, owner, data: dict[str, Any]) -> Channel:
+    check_channels(owner)
     kind = data["kind"]
     fields = {
         field: data.get(field, empty) if field in KIND_FIELDS[kind] else empty
@@ -55,6 +57,7 @@ def channel_delete(*, channel: Channel) -> None:
 @transaction.atomic
 def rule_create(*, owner, data: dict[str, Any]) -> Rule:
     """A rule on all of `owner`'s jobs, or those of a product and group (blank: any)."""
+    check_rules(owner)
     return Rule.objects.create(
         owner=owner, channel_id=data["channel"], **{f: data[f] for f in RULE_FIELDS if f in data}
     )

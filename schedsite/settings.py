@@ -223,6 +223,9 @@ API_THROTTLE_RATES = {
 # Jobs a user may have scheduled, running or paused (jobs/quotas.py); superusers are
 # exempt; 0: no limit.
 MAX_JOBS_PER_USER = env_int("MAX_JOBS_PER_USER", 10_000)
+# Notification channels, and rules on all of a user's jobs (or a namespace), per user.
+MAX_CHANNELS_PER_USER = env_int("MAX_CHANNELS_PER_USER", 100)
+MAX_RULES_PER_USER = env_int("MAX_RULES_PER_USER", 1000)
 # Reverse proxies in front of gunicorn that append the client's address to
 # X-Forwarded-For; 0: the client is the peer address (jobs/api/client_ip.py).
 PROXY_COUNT = env_int("PROXY_COUNT", 0)

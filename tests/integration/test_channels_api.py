@@ -282,3 +282,21 @@ def test_channel_tests_are_throttled_per_user(api, bob_api, settings, monkeypatc
     bobs = create(bob_api, url=f"{target.url}/hook")["link"]
     assert bob_api.post(f"{bobs}/test").status_code == 200
     assert len(target.received) == 3
+
+
+def test_a_user_has_at_most_max_channels_and_rules(api, root, settings):
+    settings.MAX_CHANNELS_PER_USER = 2
+    settings.MAX_RULES_PER_USER = 1
+    channel = create(api)
+    create(api, name="second")
+    body = errors(api, "post", "/api/v1/channels", {"name": "3", "kind": "slack", "url": HOOK})
+    assert "MAX_CHANNELS_PER_USER=2" in body["detail"]
+    assert Channel.objects.filter(name="3").count() == 0
+    rule = {"channel": channel["id"], "on": ["failure"]}
+    assert api.post("/api/v1/notify-rules", rule, format="json").status_code == 201
+    body = errors(api, "post", "/api/v1/notify-rules", rule)
+    assert "MAX_RULES_PER_USER=1" in body["detail"]
+    assert Rule.objects.count() == 1
+    # Superusers are not held to it.
+    for name in ("a", "b", "c"):
+        create(root, name=name)
