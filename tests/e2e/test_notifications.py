@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 from collections import Counter
 
@@ -318,6 +319,49 @@ def test_a_channel_test_reaches_the_receiver_signed(alice, receiver):
     answer = alice.ok(alice.post(f"channels/{channel['id']}/test"))
     assert answer["delivered"] is False, answer
     assert answer["error"], answer
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="POST /channels/{id}/test sends on a web thread and waits up to NOTIFY_TIMEOUT: "
+    "channel tests to a hanging receiver, each user within her rate, hold every web thread",
+)
+def test_channel_tests_to_a_hanging_receiver_do_not_hold_up_the_api(stack, bob):
+    hanging = Receiver(secret="hostile-secret")
+    channels = []
+    for user in ("carol", "dave"):
+        client = stack.api(user)
+        channels.append((user, webhook(client, hanging, f"{user}-hangs")["id"]))
+        client.close()
+
+    def test_once(user: str, channel_id: str) -> None:
+        client = stack.api(user)
+        try:
+            client.post(f"channels/{channel_id}/test", timeout=NOTIFY_TIMEOUT + 10)
+        finally:
+            client.close()
+
+    # Each user's whole rate (API_THROTTLE_CHANNEL_TEST, 10/min) at once: more than the web
+    # processes' 2 x 4 threads, however the connections are shared between them.
+    testers = [
+        threading.Thread(target=test_once, args=channel) for channel in channels for _ in range(10)
+    ]
+    try:
+        hanging.stall(600)
+        for thread in testers:
+            thread.start()
+        hanging.wait(
+            lambda hooks: len(hooks) >= 8, timeout=NOTIFY_TIMEOUT - 1, what="8 tests hanging"
+        )
+        started = time.monotonic()
+        bob.ok(bob.get("jobs"))
+        took = time.monotonic() - started
+        assert took < 1.0, f"bob's job list took {took:.1f}s while the tests hung"
+    finally:
+        hanging.up()
+        for thread in testers:
+            thread.join()
+        hanging.stop()
 
 
 def test_a_hanging_receiver_does_not_hold_up_another_users_messages(alice, bob, target, receiver):
