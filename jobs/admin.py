@@ -14,6 +14,8 @@ class JobAdmin(admin.ModelAdmin):
         "__str__",
         "type",
         "status",
+        "health",
+        "consecutive_failures",
         "schedule_text",
         "next_run_at",
         "last_result",
@@ -22,7 +24,7 @@ class JobAdmin(admin.ModelAdmin):
         "owner",
         "created_at",
     ]
-    list_filter = ["status", "type", "schedule_kind", "product", "group"]
+    list_filter = ["status", "health", "type", "schedule_kind", "product", "group"]
     search_fields = ["id", "name", "product", "group", "owner__username"]
     list_select_related = ["owner", "last_run"]
     date_hierarchy = "created_at"

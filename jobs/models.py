@@ -146,6 +146,9 @@ class Run(models.Model):
         ]
         indexes = [
             models.Index(fields=["job", "-due_at"], name="run_job_idx"),
+            # GET /runs, newest first across jobs: a page walks it and stops once full,
+            # instead of sorting every run of the caller (jobs.selectors.runs_newest_first).
+            models.Index(fields=["-due_at"], name="run_due_idx"),
             models.Index(
                 fields=["due_at"],
                 name="run_pending_idx",

@@ -217,6 +217,8 @@ API_THROTTLE_RATES = {
     "create": env_rate("API_THROTTLE_CREATE", "120/min"),  # job creates, per user
     # job creates of superusers and holders of jobs.trusted_client
     "create_trusted": env_rate("API_THROTTLE_CREATE_TRUSTED", "3000/min"),
+    # test messages of notification channels, per user (each sends a request or an email)
+    "channel_test": env_rate("API_THROTTLE_CHANNEL_TEST", "10/min"),
 }
 # Jobs a user may have scheduled, running or paused (jobs/quotas.py); superusers are
 # exempt; 0: no limit.

@@ -55,6 +55,7 @@ UNTHROTTLED = {
     "API_THROTTLE_ANON": "off",
     "API_THROTTLE_CREATE": "off",
     "API_THROTTLE_CREATE_TRUSTED": "off",
+    "API_THROTTLE_CHANNEL_TEST": "off",
 }
 
 # Env for every product process, on top of the parent's environment.
