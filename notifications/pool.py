@@ -4,6 +4,13 @@ Deliveries never take a run's thread: they have a pool of their own (NOTIFY_THRE
 worker process), and one owner holds at most NOTIFY_THREADS_PER_OWNER of them at once, so
 an owner whose receiver hangs until the time-out slows their own notifications only. The
 others of that owner wait here, in order, unclaimed (the database still says pending).
+
+A notification waits here once: the sweeper publishes again every pending notification
+not published for NOTIFY_REPUBLISH_AFTER, those waiting behind a hanging receiver too
+(it cannot tell them from lost ones), and queuing each copy would grow the queue by the
+whole backlog at every sweep, then make the owner's threads claim every copy in vain once
+the receiver is back. A copy that comes once its notification has started is kept: that
+attempt may fail and need the next.
 """
 
 from __future__ import annotations
@@ -26,17 +33,26 @@ class FairPool:
         self._per_owner = max(1, per_owner)
         self._lock = threading.Lock()
         self._running: dict[object, int] = {}
-        self._waiting: dict[object, deque[Callable[[], None]]] = {}
+        self._waiting: dict[object, deque[tuple[object, Callable[[], None]]]] = {}
+        self._not_started: set = set()  # the keys of work submitted and not started yet
 
-    def submit(self, owner, work: Callable[[], None]) -> None:
+    def submit(self, owner, work: Callable[[], None], key=None) -> None:
+        """Run `work` on the owner's share of the threads; dropped if work of the same
+        `key` (a notification id) is already waiting to start."""
         with self._lock:
+            if key is not None:
+                if key in self._not_started:
+                    return
+                self._not_started.add(key)
             if self._running.get(owner, 0) >= self._per_owner:
-                self._waiting.setdefault(owner, deque()).append(work)
+                self._waiting.setdefault(owner, deque()).append((key, work))
                 return
             self._running[owner] = self._running.get(owner, 0) + 1
-        self._executor.submit(self._run, owner, work)
+        self._executor.submit(self._run, owner, key, work)
 
-    def _run(self, owner, work: Callable[[], None]) -> None:
+    def _run(self, owner, key, work: Callable[[], None]) -> None:
+        with self._lock:
+            self._not_started.discard(key)
         try:
             work()
         except Exception:
@@ -49,9 +65,9 @@ class FairPool:
                 if not self._running[owner]:
                     del self._running[owner]
                 return
-            work = waiting.popleft()
+            key, work = waiting.popleft()
         # The owner's next goes behind what other owners queued meanwhile.
-        self._executor.submit(self._run, owner, work)
+        self._executor.submit(self._run, owner, key, work)
 
     def idle(self) -> bool:
         with self._lock:

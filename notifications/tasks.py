@@ -14,4 +14,4 @@ def deliver(items: list[list]) -> None:
     lost if this process dies first: the sweeper publishes pending notifications again."""
     pool = delivery_pool()
     for notification_id, owner_id in items:
-        pool.submit(owner_id, lambda nid=notification_id: deliver_safely(nid))
+        pool.submit(owner_id, lambda nid=notification_id: deliver_safely(nid), key=notification_id)
