@@ -355,7 +355,16 @@ SCHED = {
     # Delivery threads per worker process, and how many of them one owner may hold at once.
     "NOTIFY_THREADS": env_int("NOTIFY_THREADS", 4),
     "NOTIFY_THREADS_PER_OWNER": env_int("NOTIFY_THREADS_PER_OWNER", 2),
+    # A channel's test message is sent from the web process: at most this many at once per
+    # web process (more: 429), each with this many seconds for the receiver.
+    "CHANNEL_TESTS_AT_ONCE": env_int("CHANNEL_TESTS_AT_ONCE", 1),
+    "NOTIFY_TEST_TIMEOUT": env_float("NOTIFY_TEST_TIMEOUT", 5.0),
 }
+
+if SCHED["NOTIFY_LEASE"] <= SCHED["NOTIFY_TIMEOUT"]:
+    # A lease that runs out while its worker still waits for the receiver lets a second
+    # worker send the same notification at the same time.
+    raise ImproperlyConfigured("NOTIFY_LEASE must be longer than NOTIFY_TIMEOUT (twice is safe)")
 
 # The address people reach this service at: links in notifications are made with it.
 PUBLIC_URL = env_str("PUBLIC_URL", "http://localhost:8000")
