@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from jobs.display import show_time
 from jobs.states import (  # noqa: F401  (re-exported: the rest of the code imports them here)
     ACTIVE_JOB_STATUSES,
     FINISHED_RUN_STATUSES,
@@ -162,7 +163,8 @@ class Run(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.job_id} @ {self.due_at:%Y-%m-%d %H:%M:%S} #{self.attempt}"
+        # Names its job (a query unless the job is loaded: select it with the runs).
+        return f"Run of {self.job} @ {show_time(self.due_at)} #{self.attempt}"
 
     @property
     def is_finished(self) -> bool:
