@@ -53,7 +53,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_celery_beat",
+    # django-celery-beat, its admin pages hidden unless ADMIN_SHOW_BEAT_MODELS (schedsite/apps.py)
+    "schedsite.apps.BeatConfig",
     "axes",
     "jobs",
     "notifications",
@@ -157,6 +158,12 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# Date-times in the admin: to the second, with the zone (jobs/display.py, schedsite/formats).
+FORMAT_MODULE_PATH = ["schedsite.formats"]
+
+# django-celery-beat's models (periodic tasks, schedules) in the admin: internal, not jobs.
+ADMIN_SHOW_BEAT_MODELS = env_bool("ADMIN_SHOW_BEAT_MODELS", False)
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
