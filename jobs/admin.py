@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from executors.registry import queue_for
 
 from . import access, services
-from .display import ADMIN_CSS, badge, elapsed, short, show_time, time_cell
+from .display import ADMIN_CSS, badge, cut, elapsed, short, show_time, time_cell, words
 from .models import Job, JobStatus, Run
 
 # What the admin says when its delete cancels a job.
@@ -31,36 +31,74 @@ def run_result(run: Run) -> str:
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     # Chosen to fit a 1,400 px window with the filters beside it: long values are cut, the
-    # whole value in their tooltip. Product, group and creation time are filters instead.
+    # whole value in their tooltip. Type, product, group and creation time are filters
+    # instead (and on the job's page).
     list_display = [
         "job",
-        "type",
         "status_badge",
         "health_badge",
-        "schedule",
+        "schedule_description",
         "next_run",
         "last_run_time",
         "last_result",
         "duration",
-        "owner",
+        "owner_name",
     ]
     list_filter = ["status", "health", "type", "schedule_kind", "product", "group"]
     search_fields = ["id", "name", "product", "group", "owner__username"]
     list_select_related = ["owner", "last_run"]
     date_hierarchy = "created_at"
-    readonly_fields = [
-        "recent_runs",
-        "id",
-        "revision",
-        "fire_count",
-        "anchor_at",
-        "last_run",
-        "created_at",
-        "updated_at",
-        "schedule_text",
-        "next_run_at",
-        "status",
+    # The job's page: where it stands first, then what it runs and when; the labels are
+    # all an operator may edit (get_readonly_fields).
+    fieldsets = [
+        (None, {"fields": ["name", "product", "group", "owner", "id"]}),
+        (
+            "State",
+            {
+                "fields": [
+                    "status_badge",
+                    "status_reason",
+                    "health_badge",
+                    "schedule_text",
+                    "next_run_at",
+                    "last_run",
+                    "fire_count",
+                    "recent_runs",
+                ]
+            },
+        ),
+        ("What it runs", {"fields": ["type", "task", "payload", "timeout", "retry"]}),
+        (
+            "When",
+            {
+                "fields": [
+                    "schedule",
+                    "timezone",
+                    "start_at",
+                    "end_at",
+                    "max_runs",
+                    "anchor_at",
+                    "misfire_grace",
+                    "concurrency",
+                    "pause_after_failures",
+                ]
+            },
+        ),
+        (
+            "Bookkeeping",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "schedule_kind",
+                    "revision",
+                    "consecutive_failures",
+                    "created_at",
+                    "updated_at",
+                ],
+            },
+        ),
     ]
+    readonly_fields = ["status_badge", "health_badge", "recent_runs"]
     RECENT_RUNS = 20
     actions = ["pause", "resume", "cancel", "run_now"]
     delete_confirmation_template = "admin/jobs/job/cancel_confirmation.html"
@@ -71,13 +109,9 @@ class JobAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Scheduling goes through the services (the API or the actions here), which keep
         # next_run_at and the revision right; the admin edits labels only.
-        if obj is None:
-            return self.readonly_fields
         editable = {"name", "product", "group"}
         return list(self.readonly_fields) + [
-            f.name
-            for f in Job._meta.fields
-            if f.name not in editable and f.name not in self.readonly_fields
+            f.name for f in Job._meta.fields if f.name not in editable
         ]
 
     def has_add_permission(self, request) -> bool:
@@ -167,7 +201,11 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="job", ordering="name")
     def job(self, job: Job) -> str:
-        return format_html('<span title="{}">{}</span>', job.id, short(job, 32))
+        # The tooltip: the whole name and the id (what the API and the search take).
+        tip = f"{job.name}\n{job.id}" if job.name else str(job.id)
+        return format_html(
+            '<span class="sched-nowrap" title="{}">{}</span>', tip, cut(str(job), 24)
+        )
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, job: Job) -> str:
@@ -179,9 +217,13 @@ class JobAdmin(admin.ModelAdmin):
         text = f"{job.health} ({failures})" if failures else job.health
         return badge(job.health, text, title=f"{failures} consecutive failed fire(s)")
 
+    # Not `schedule`: a model field of that name would be shown instead (its JSON).
     @admin.display(description="schedule", ordering="schedule_text")
-    def schedule(self, job: Job) -> str:
-        return short(job.schedule_text, 36)
+    def schedule_description(self, job: Job) -> str:
+        text = job.schedule_text
+        if len(text) <= 40:
+            return words(text)
+        return format_html('<span title="{}">{}</span>', text, words(cut(text, 40)))
 
     @admin.display(description="next run", ordering="next_run_at")
     def next_run(self, job: Job) -> str:
@@ -200,6 +242,10 @@ class JobAdmin(admin.ModelAdmin):
     def duration(self, job: Job) -> str:
         run = job.last_run
         return "-" if run is None else elapsed(run.started_at, run.finished_at)
+
+    @admin.display(description="owner", ordering="owner__username")
+    def owner_name(self, job: Job) -> str:
+        return short(job.owner.get_username(), 16)
 
     @admin.display(description="recent runs")
     def recent_runs(self, job: Job) -> str:
@@ -305,7 +351,7 @@ class RunAdmin(admin.ModelAdmin):
     @admin.display(description="job", ordering="job__name")
     def job_name(self, run: Run) -> str:
         return format_html(
-            '<a href="{}">{}</a>',
+            '<a class="sched-nowrap" href="{}">{}</a>',
             reverse("admin:jobs_job_change", args=[run.job_id]),
             short(run.job, 28),
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.utils import dateformat, timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 # Django's date format syntax: 2026-12-02 11:05:03 UTC (the zone is the site's TIME_ZONE).
@@ -37,8 +37,22 @@ def show_time(value: datetime | None) -> str:
 
 
 def time_cell(value: datetime | None) -> SafeString:
-    """show_time for a table cell: on one line (a time cut in two reads as two values)."""
-    return format_html('<span class="sched-nowrap">{}</span>', show_time(value))
+    """show_time for a table cell: where the column is narrow, the date above the time and
+    zone, never a line break inside either."""
+    date, _, rest = show_time(value).partition(" ")
+    if not rest:
+        return format_html("{}", date)
+    return format_html(
+        '<span class="sched-nowrap">{}</span> <span class="sched-nowrap">{}</span>', date, rest
+    )
+
+
+def words(value: object) -> SafeString:
+    """Text for a narrow cell that wraps between words only, never at a hyphen inside one
+    (a date, a name like nightly-backup)."""
+    return format_html_join(
+        " ", '<span class="sched-nowrap">{}</span>', ((word,) for word in str(value).split())
+    )
 
 
 def show_duration(value: timedelta | None) -> str:
@@ -91,9 +105,14 @@ def badge(word: str, text: str | None = None, *, title: str = "") -> SafeString:
     )
 
 
+def cut(text: str, length: int) -> str:
+    """`text` in at most `length` characters, an ellipsis ending one that was cut."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 def short(value: object, length: int = 12) -> SafeString:
     """A long value cut to `length` characters, the whole of it in the tooltip."""
     text = "" if value is None else str(value)
     if len(text) <= length:
         return format_html("{}", text)
-    return format_html('<span title="{}">{}…</span>', text, text[: length - 1])
+    return format_html('<span title="{}">{}</span>', text, cut(text, length))
