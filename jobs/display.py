@@ -47,6 +47,11 @@ def time_cell(value: datetime | None) -> SafeString:
     )
 
 
+def nowrap(html: object) -> SafeString:
+    """`html` (escaped unless safe) kept on one line."""
+    return format_html('<span class="sched-nowrap">{}</span>', html)
+
+
 def words(value: object) -> SafeString:
     """Text for a narrow cell that wraps between words only, never at a hyphen inside one
     (a date, a name like nightly-backup)."""

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.contrib import admin
 
-from jobs.display import ADMIN_CSS, badge, short, show_duration, time_cell
+from jobs.display import ADMIN_CSS, badge, nowrap, short, show_duration, time_cell
 
 from .access import sees_all_jobs
 from .models import Channel, Delivery, Notification, Rule
@@ -47,6 +47,10 @@ class HistoryAdmin(RecordAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="channel", ordering="channel__name")
+    def channel_name(self, record) -> str:
+        return nowrap(short(record.channel.name, 24))
 
 
 @admin.register(Channel)
@@ -91,7 +95,7 @@ class NotificationAdmin(HistoryAdmin):
     list_display = [
         "notification",
         "event",
-        "channel",
+        "channel_name",
         "job_name",
         "status_badge",
         "attempts",
@@ -112,7 +116,7 @@ class NotificationAdmin(HistoryAdmin):
 
     @admin.display(description="job", ordering="job__name")
     def job_name(self, notification: Notification) -> str:
-        return short(notification.job or "-", 28)
+        return nowrap(short(notification.job or "-", 24))
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, notification: Notification) -> str:
@@ -140,7 +144,7 @@ class DeliveryAdmin(HistoryAdmin):
     owner_path = "channel__owner"
     list_display = [
         "notification_id_short",
-        "channel",
+        "channel_name",
         "attempt",
         "when",
         "outcome",

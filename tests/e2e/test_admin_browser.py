@@ -1,12 +1,12 @@
 """The admin in a real browser (headless Chromium through Selenium), logged into the running
-web process after real jobs ran, one of them failing: at 1,400 x 900 the lists fit without
-a horizontal scrollbar, states are coloured badges, runs are read-only pages titled with
-their job, and a job's delete cancels it.
+web process after real jobs ran, one of them failing and notifying a webhook: at 1,400 x
+900 the lists fit without a horizontal scrollbar, states are coloured badges, runs are
+read-only pages titled with their job, and a job's delete cancels it.
 
-Screenshots of the pages (and of the confirmation of a job's cancel) go into this test's temporary directory, and into
-docs/screenshots/ when SCHED_SCREENSHOTS=1. Where Chromium, its driver or Selenium is
-missing or cannot start, these tests are skipped, saying why (`make test` installs Chromium
-when it runs as root).
+Screenshots of the pages (and of the question before a job's cancel) go into this test's
+temporary directory, and into docs/screenshots/ when SCHED_SCREENSHOTS=1. Where Chromium,
+its driver or Selenium is missing or cannot start, these tests are skipped, saying why
+(`make test` installs Chromium when it runs as root: scripts/browser-setup.sh).
 """
 
 from __future__ import annotations
@@ -93,11 +93,17 @@ def jobs(alice, target) -> dict[str, dict]:
             "path": "ok",
         },
     }
+    # The failing job tells a webhook on the target: a notification and its delivery.
+    hook = target.path("ok")
+    channel = {"name": "ops-webhook", "kind": "webhook", "url": target.url(hook)}
+    channel_id = alice.ok(alice.post("channels", channel), 201)["id"]
+    bodies["flaky-webhook"]["notify"] = [{"channel": channel_id}]
     made = {}
     for name, body in bodies.items():
         path = target.path(body.pop("path"))
         task = {"method": "POST", "uri": target.url(path), "body": {"job": name}}
         made[name] = alice.create_job({"name": name, "task": task, **body})
+    target.wait_for(hook, 1, timeout=20)
     alice.wait_job(made["report-generator"]["id"], "succeeded")
     alice.wait_job(made["flaky-webhook"]["id"], "failed")
     alice.wait_runs(
@@ -238,6 +244,23 @@ def test_a_run_page_names_its_job_and_has_no_save_button(browser, jobs, alice, t
         RED,
     )
     assert_fits(browser)
+
+
+def test_the_notification_lists_fit_and_colour_what_was_delivered(browser, jobs, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, "/admin/notifications/notification/")
+    screenshot(browser, "admin-notifications.png", tmp_path)
+    assert_fits(browser)
+    row = row_of(browser, "flaky-webhook")
+    assert badge(cell(row, "status_badge")) == ("delivered", GREEN)
+    assert TIME.match(cell(row, "delivered").text)
+    assert not browser.find_elements(By.CSS_SELECTOR, "a.addlink")
+    open_page(browser, "/admin/notifications/delivery/")
+    assert_fits(browser)
+    assert ("delivered", GREEN) in [
+        badge(element) for element in browser.find_elements(By.CSS_SELECTOR, ".field-outcome")
+    ]
 
 
 def test_a_job_page_shows_its_runs_and_its_delete_cancels_it(browser, jobs, alice, tmp_path):
