@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from executors.registry import queue_for
 
 from . import access, services
-from .display import ADMIN_CSS, badge, cut, elapsed, short, show_time, time_cell, words
+from .display import ADMIN_CSS, badge, cut, elapsed, name, short, show_time, time_cell, words
 from .models import Job, JobStatus, Run
 
 # What the admin says when its delete cancels a job.
@@ -202,10 +202,7 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="job", ordering="name")
     def job(self, job: Job) -> str:
         # The tooltip: the whole name and the id (what the API and the search take).
-        tip = f"{job.name}\n{job.id}" if job.name else str(job.id)
-        return format_html(
-            '<span class="sched-nowrap" title="{}">{}</span>', tip, cut(str(job), 24)
-        )
+        return name(job, tip=f"{job.name}\n{job.id}" if job.name else str(job.id))
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, job: Job) -> str:
@@ -245,7 +242,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="owner", ordering="owner__username")
     def owner_name(self, job: Job) -> str:
-        return short(job.owner.get_username(), 16)
+        return name(job.owner.get_username(), length=12, narrow=True)
 
     @admin.display(description="recent runs")
     def recent_runs(self, job: Job) -> str:
@@ -350,11 +347,8 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="job", ordering="job__name")
     def job_name(self, run: Run) -> str:
-        return format_html(
-            '<a class="sched-nowrap" href="{}">{}</a>',
-            reverse("admin:jobs_job_change", args=[run.job_id]),
-            short(run.job, 28),
-        )
+        link = reverse("admin:jobs_job_change", args=[run.job_id])
+        return format_html('<a href="{}">{}</a>', link, name(run.job))
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, run: Run) -> str:

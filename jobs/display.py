@@ -37,19 +37,25 @@ def show_time(value: datetime | None) -> str:
 
 
 def time_cell(value: datetime | None) -> SafeString:
-    """show_time for a table cell: where the column is narrow, the date above the time and
-    zone, never a line break inside either."""
+    """show_time for a table cell: where the column is narrow, the date above the time with
+    its zone, never a line break inside either."""
     date, _, rest = show_time(value).partition(" ")
-    if not rest:
-        return format_html("{}", date)
-    return format_html(
-        '<span class="sched-nowrap">{}</span> <span class="sched-nowrap">{}</span>', date, rest
+    return format_html_join(
+        " ", '<span class="sched-nowrap">{}</span>', ((part,) for part in (date, rest) if part)
     )
 
 
-def nowrap(html: object) -> SafeString:
-    """`html` (escaped unless safe) kept on one line."""
-    return format_html('<span class="sched-nowrap">{}</span>', html)
+def name(value: object, *, tip: str = "", length: int = 24, narrow: bool = False) -> SafeString:
+    """A name for a list cell: on one line, cut to `length` characters and to a width
+    (wide scripts fill it sooner; `narrow`: a smaller one), the whole of it (or `tip`) in
+    the tooltip."""
+    text = str(value)
+    return format_html(
+        '<span class="sched-name{}" title="{}">{}</span>',
+        " sched-narrow" if narrow else "",
+        tip or text,
+        cut(text, length),
+    )
 
 
 def words(value: object) -> SafeString:

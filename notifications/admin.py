@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.contrib import admin
 
-from jobs.display import ADMIN_CSS, badge, nowrap, short, show_duration, time_cell
+from jobs.display import ADMIN_CSS, badge, name, short, show_duration, time_cell
 
 from .access import sees_all_jobs
 from .models import Channel, Delivery, Notification, Rule
@@ -50,7 +50,7 @@ class HistoryAdmin(RecordAdmin):
 
     @admin.display(description="channel", ordering="channel__name")
     def channel_name(self, record) -> str:
-        return nowrap(short(record.channel.name, 24))
+        return name(record.channel.name)
 
 
 @admin.register(Channel)
@@ -116,7 +116,7 @@ class NotificationAdmin(HistoryAdmin):
 
     @admin.display(description="job", ordering="job__name")
     def job_name(self, notification: Notification) -> str:
-        return nowrap(short(notification.job or "-", 24))
+        return name(notification.job or "-")
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, notification: Notification) -> str:

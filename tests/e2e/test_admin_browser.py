@@ -11,6 +11,7 @@ its driver or Selenium is missing or cannot start, these tests are skipped, sayi
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -21,8 +22,6 @@ import pytest
 
 from .harness import ROOT, parse_ts
 
-pytestmark = pytest.mark.e2e
-
 WIDTH, HEIGHT = 1400, 900  # CSS pixels of the window's viewport
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
@@ -30,41 +29,54 @@ TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
 GREEN, RED, GREY = "rgba(46, 125, 50, 1)", "rgba(198, 40, 40, 1)", "rgba(107, 114, 128, 1)"
 CANCELED = "(jobs are kept with their runs; the API's DELETE does the same)"
 LONG_NAME = "nightly-backup-of-the-customer-database-of-the-eu-west-region-with-retention"
+# Wide letters (as wide scripts have): 24 of them are cut by width too (no CJK font here).
+WIDE_NAME = "WEEKLY-WAREHOUSE-MEMBERSHIP-MIGRATION"
 
 
 def _program(*names: str) -> str | None:
     return next((path for name in names if (path := shutil.which(name))), None)
 
 
-def start_browser():
-    """A headless Chromium with a 1,400 x 900 viewport; pytest.skip saying why if none."""
-    try:
-        from selenium import webdriver
-        from selenium.common.exceptions import WebDriverException
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.skip("selenium is not installed (pip install -r requirements-dev.txt)")
-    chromium = _program("chromium", "chromium-browser", "google-chrome")
-    driver_path = _program("chromedriver")
-    if chromium is None or driver_path is None:
-        pytest.skip(
-            "Chromium or its driver is not installed (apt-get install chromium "
-            "chromium-driver; `make test` does it as root)"
+CHROMIUM = _program("chromium", "chromium-browser", "google-chrome")
+CHROMEDRIVER = _program("chromedriver")
+
+
+def _missing() -> str | None:
+    """Why no browser can be driven here (before any process is started for it)."""
+    if importlib.util.find_spec("selenium") is None:
+        return "selenium is not installed (pip install -r requirements-dev.txt)"
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        return (
+            "Chromium or its driver is not installed (apt-get install chromium chromium-driver;"
+            " `make test` does it as root: scripts/browser-setup.sh)"
         )
+    return None
+
+
+MISSING = _missing()
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
+
+
+def start_browser():
+    """A headless Chromium with a 1,400 x 900 viewport; pytest.skip saying why if it cannot
+    start."""
+    from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.chrome.service import Service
+
     options = webdriver.ChromeOptions()
-    options.binary_location = chromium
+    options.binary_location = CHROMIUM
     for argument in (
         "--headless=new",
         "--no-sandbox",  # root in CI and containers
         "--disable-dev-shm-usage",
         "--disable-gpu",
         f"--window-size={WIDTH},{HEIGHT}",
-        "--hide-scrollbars",
         "--lang=en-US",
     ):
         options.add_argument(argument)
     try:
-        driver = webdriver.Chrome(options=options, service=Service(driver_path))
+        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     except WebDriverException as exc:
         pytest.skip(f"Chromium could not start here: {str(exc.msg or exc).splitlines()[0]}")
     # The viewport itself, not the window with its frame, is 1,400 x 900.
@@ -92,6 +104,7 @@ def jobs(alice, target) -> dict[str, dict]:
             "timezone": "America/New_York",
             "path": "ok",
         },
+        WIDE_NAME: {"schedule": "in 2h", "path": "ok"},
     }
     # The failing job tells a webhook on the target: a notification and its delivery.
     hook = target.path("ok")
@@ -152,13 +165,20 @@ def screenshot(browser, name: str, tmp_path: Path) -> None:
 def assert_fits(browser) -> None:
     """No horizontal scrollbar on the page, and the list (if any) not scrolled in its box."""
     page = browser.execute_script("return document.documentElement.scrollWidth")
-    assert page <= WIDTH, f"the page is {page} px wide, more than {WIDTH}"
+    assert page <= WIDTH, f"{browser.current_url}: {page} px wide, more than {WIDTH}"
+    # [the list's width, its box's, the narrowest the list can be (its min-content)]
     boxes = browser.execute_script(
         "const r = document.querySelector('#changelist .results');"
-        "return r ? [r.scrollWidth, r.clientWidth] : null"
+        "if (!r) return null;"
+        "const t = r.querySelector('table'), before = [r.scrollWidth, r.clientWidth];"
+        "t.style.width = 'min-content'; const least = t.offsetWidth; t.style.width = '';"
+        "return [...before, least]"
     )
     if boxes:
-        assert boxes[0] <= boxes[1], f"the list is {boxes[0]} px wide in a {boxes[1]} px box"
+        assert boxes[0] <= boxes[1], (
+            f"{browser.current_url}: the list is {boxes[0]} px wide in a {boxes[1]} px box"
+        )
+        print(f"[e2e] {browser.current_url}: the list needs {boxes[2]} of {boxes[1]} px")
 
 
 def row_of(browser, name: str):
@@ -204,9 +224,16 @@ def test_the_job_list_fits_and_colours_its_states(browser, jobs, tmp_path):
     due = datetime.fromtimestamp(parse_ts(jobs["weekly-cleanup"]["next_run_at"]), UTC)
     assert next_run == f"{due:%Y-%m-%d %H:%M:%S} UTC"
     assert "Add job" not in browser.page_source
+    # Sorted by three columns, their headings carry sort arrows: it still fits.
+    open_page(browser, "/admin/jobs/job/?o=-5.6.2")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#result_list th.sorted")) == 3
+    assert_fits(browser)
+    open_page(browser, "/admin/jobs/job/")
     long = row_of(browser, LONG_NAME[:23] + "…")
     tip = cell(long, "job").find_element(By.CSS_SELECTOR, "[title]").get_attribute("title")
     assert tip == f"{LONG_NAME}\n{jobs[LONG_NAME]['id']}"
+    wide = browser.find_element(By.CSS_SELECTOR, f"[title^='{WIDE_NAME}']")
+    assert wide.size["width"] <= 200  # 13em (.sched-name) of the list's 13-14 px font
 
 
 def test_the_run_list_fits_and_adds_nothing(browser, jobs, tmp_path):
@@ -214,6 +241,8 @@ def test_the_run_list_fits_and_adds_nothing(browser, jobs, tmp_path):
 
     open_page(browser, "/admin/jobs/run/")
     screenshot(browser, "admin-runs.png", tmp_path)
+    assert_fits(browser)
+    open_page(browser, "/admin/jobs/run/?o=-6.7.3")  # due, started, status
     assert_fits(browser)
     assert not browser.find_elements(By.CSS_SELECTOR, "a.addlink")
     assert "Add run" not in browser.page_source

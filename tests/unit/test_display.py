@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import override_settings
 
-from jobs.display import badge, colour, elapsed, short, show_duration, show_time
+from jobs.display import badge, colour, elapsed, name, short, show_duration, show_time, time_cell
 
 
 @pytest.mark.parametrize(
@@ -84,3 +84,21 @@ def test_a_long_value_is_cut_with_the_whole_of_it_in_the_tooltip():
     assert short("abc", 5) == "abc"
     assert short("<script>", 20) == "&lt;script&gt;"
     assert short("0123456789abcdef", 9) == '<span title="0123456789abcdef">01234567…</span>'
+
+
+def test_a_time_in_a_cell_may_wrap_between_its_date_and_its_time_only():
+    moment = datetime(2026, 12, 2, 11, 5, 3, tzinfo=UTC)
+    assert time_cell(moment) == (
+        '<span class="sched-nowrap">2026-12-02</span> '
+        '<span class="sched-nowrap">11:05:03 UTC</span>'
+    )
+    assert time_cell(None) == '<span class="sched-nowrap">-</span>'
+
+
+def test_a_name_is_cut_by_count_and_by_width_with_the_whole_in_the_tooltip():
+    assert name("nightly-backup") == (
+        '<span class="sched-name" title="nightly-backup">nightly-backup</span>'
+    )
+    assert name("x" * 30, tip="all of it", length=10, narrow=True) == (
+        '<span class="sched-name sched-narrow" title="all of it">xxxxxxxxx…</span>'
+    )
