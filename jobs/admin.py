@@ -297,6 +297,9 @@ class RunAdmin(admin.ModelAdmin):
     search_fields = ["id", "job__id", "job__name", "worker", "error"]
     list_select_related = ["job"]
     date_hierarchy = "due_at"
+    # Newest first by due time alone (Django adds the key to break ties): sorting by the
+    # attempt too would widen its heading with sort arrows for nothing.
+    ordering = ["-due_at"]
     fields = [
         "job",
         "status_badge",
@@ -375,4 +378,4 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="worker", ordering="worker")
     def worker_short(self, run: Run) -> str:
-        return short(run.worker or "-", 24)
+        return short(run.worker or "-", 20)
