@@ -8,9 +8,12 @@ the sum of real web, worker and beat processes.
 
 from __future__ import annotations
 
+import json
+import re
 import urllib.error
 import urllib.request
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -312,3 +315,28 @@ def test_metrics_port_serves_the_counters_without_the_database_figures(settings)
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_dashboard_and_the_docs_name_the_metrics_that_are_served(client):
+    """docs/grafana-dashboard.json queries, and docs/operations.md lists, what /metrics has."""
+    response = client.get("/metrics")
+    served = {
+        family.name
+        for family in text_string_to_metric_families(response.content.decode())
+        if family.name.startswith("sched_")
+    }
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    dashboard = json.loads((docs / "grafana-dashboard.json").read_text())
+    queried = {
+        re.sub(r"_(bucket|count|sum|total)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+        for name in re.findall(r"\bsched_\w+", target["expr"])
+    }
+    assert queried <= served, queried - served
+    assert {"sched_runs_finished", "sched_run_fire_lag_seconds", "sched_jobs"} <= queried
+    operations = (docs / "operations.md").read_text()
+    documented = {
+        re.sub(r"_total$", "", name) for name in re.findall(r"^\| `(sched_\w+)`", operations, re.M)
+    }
+    assert documented == served
