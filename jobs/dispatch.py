@@ -143,7 +143,7 @@ def _plan_batch(now: datetime | None) -> tuple[int, list[tuple[uuid.UUID, str, d
         fires = [f for f in fires if f.run_id in kept]
         missed = [f for f in fires if not f.pending]
         fires_missed((f.job, f.run_id) for f in missed)
-        if missed:
+        if missed:  # counted once committed: a batch rolled back counts nothing
             ends = [(f.job.type, RunStatus.MISSED) for f in missed]
             transaction.on_commit(lambda: metrics.runs_ended(ends))
         # A fire planned pending leaves its job `scheduled` (or `running`, if another run

@@ -88,6 +88,7 @@ def _skip_while_busy(run_id: str, job: Job, now) -> bool:
     )
     if skipped:
         fire_ended(job, run_id, RunStatus.SKIPPED, now=now)
+        # Counted once the claim's transaction commits (a rolled-back skip counts nothing).
         transaction.on_commit(lambda: metrics.runs_ended([(job.type, RunStatus.SKIPPED)]))
     return bool(skipped)
 
