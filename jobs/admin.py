@@ -1,4 +1,4 @@
-"""The operators' view: jobs with their state and runs, runs with their output.
+"""The operators' view: jobs with their state and runs, runs with their output, workers.
 
 What it shows is what happened: states as coloured badges, times to the second with their
 zone, durations (jobs/display.py). Jobs are created through the API; runs are records,
@@ -6,16 +6,20 @@ never added, changed or deleted here. Deleting a job cancels it, as the API's DE
 the job and its runs stay.
 """
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from executors.registry import queue_for
 
 from . import access, services
 from .display import ADMIN_CSS, badge, cut, elapsed, name, short, show_time, time_cell, words
-from .models import Job, JobStatus, Run
+from .models import Job, JobStatus, Run, WorkerProcess
 
 # What the admin says when its delete cancels a job.
 CANCELED_NOTE = "jobs are kept with their runs; the API's DELETE does the same"
@@ -379,3 +383,32 @@ class RunAdmin(admin.ModelAdmin):
     @admin.display(description="worker", ordering="worker")
     def worker_short(self, run: Run) -> str:
         return short(run.worker or "-", 20)
+
+
+@admin.register(WorkerProcess)
+class WorkerProcessAdmin(admin.ModelAdmin):
+    """The worker processes, alive while seen within LOST_AFTER (what the metrics count),
+    written by their heartbeat threads only."""
+
+    list_display = [
+        "__str__",
+        "host",
+        "pid",
+        "queues",
+        "concurrency",
+        "started_at",
+        "last_seen",
+        "alive",
+    ]
+    ordering = ["-last_seen"]
+
+    @admin.display(boolean=True)
+    def alive(self, process: WorkerProcess) -> bool:
+        lost_after = timedelta(seconds=settings.SCHED["LOST_AFTER"])
+        return process.last_seen >= timezone.now() - lost_after
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from jobs.api.metrics import metrics_view
+
 # No navigation sidebar beside the admin's pages: its 300 px are what the job and run lists
 # need to fit a 1,400 px window next to their filters (tests/e2e/test_admin_browser.py);
 # the breadcrumbs and the index lead everywhere it did.
@@ -12,4 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("jobs.api.urls")),
     path("api-auth/", include("rest_framework.urls")),
+    path("metrics", metrics_view, name="metrics"),
 ]
