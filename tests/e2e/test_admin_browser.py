@@ -292,6 +292,15 @@ def test_the_notification_lists_fit_and_colour_what_was_delivered(browser, jobs,
     ]
 
 
+def test_the_worker_list_fits(browser, jobs, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, "/admin/jobs/workerprocess/")
+    assert_fits(browser)
+    assert browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")  # the stack's worker
+    assert not browser.find_elements(By.CSS_SELECTOR, "a.addlink")
+
+
 def test_a_job_page_shows_its_runs_and_its_delete_cancels_it(browser, jobs, alice, tmp_path):
     from selenium.webdriver.common.by import By
 
