@@ -24,7 +24,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import senders
+from . import delivery_sql, pg, senders
 from .models import Channel, Delivery, Notification, NotificationStatus
 from .payloads import TEST_EVENT, body_of
 from .publish import publish_notifications
@@ -49,6 +49,19 @@ def deliver(notification_id: str) -> str | None:
     try (delivered, failed, held by another worker, or not yet due)."""
     now = timezone.now()
     lease = now + _seconds("NOTIFY_LEASE")
+    if pg.enabled():
+        notification = delivery_sql.claim(notification_id, now=now, due=now + _EARLY, lease=lease)
+    else:
+        notification = _claim(notification_id, now, lease)
+    if notification is None:
+        return None
+    started = time.monotonic()
+    attempt = senders.send(notification.channel, notification.body, str(notification.id))
+    return _record(notification, attempt, started, lease)
+
+
+def _claim(notification_id: str, now, lease) -> Notification | None:
+    """The portable claim: take the lease, then read the notification and keep its body."""
     claimed = (
         Notification.objects.filter(
             id=notification_id,
@@ -66,9 +79,7 @@ def deliver(notification_id: str) -> str | None:
     if notification.body is None:
         notification.body = body_of(notification)
         Notification.objects.filter(id=notification.id).update(body=notification.body)
-    started = time.monotonic()
-    attempt = senders.send(notification.channel, notification.body, str(notification.id))
-    return _record(notification, attempt, started, lease)
+    return notification
 
 
 def deliver_safely(notification_id: str) -> None:
@@ -85,6 +96,12 @@ def deliver_safely(notification_id: str) -> None:
 
 def _record(notification: Notification, attempt: senders.Attempt, started: float, lease) -> str:
     now = timezone.now()
+    duration_ms = int((time.monotonic() - started) * 1000)
+    if attempt.delivered and pg.enabled():
+        delivery_sql.delivered(
+            notification, now=now, status_code=attempt.status_code, ms=duration_ms
+        )
+        return NotificationStatus.DELIVERED
     mine = Notification.objects.filter(id=notification.id, status=NotificationStatus.PENDING)
     retry_at = None
     with transaction.atomic():
@@ -96,7 +113,7 @@ def _record(notification: Notification, attempt: senders.Attempt, started: float
             delivered=attempt.delivered,
             status_code=attempt.status_code,
             error=attempt.error[:2000],
-            duration_ms=int((time.monotonic() - started) * 1000),
+            duration_ms=duration_ms,
         )
         if attempt.delivered:
             mine.update(

@@ -42,7 +42,10 @@ def send(channel: Channel, body: dict, key: str) -> Attempt:
     if channel.kind == ChannelKind.SLACK:
         text = summary(body)[1]
         return _post(channel, json.dumps({"text": text}).encode(), body["event"], key)
-    return _post(channel, json.dumps(body, separators=(",", ":")).encode(), body["event"], key)
+    # Keys sorted: every attempt sends the same bytes, the body as first made (a dict in
+    # its keys' order) or read back from jsonb (which keeps its own order).
+    data = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    return _post(channel, data, body["event"], key)
 
 
 def _post(channel: Channel, data: bytes, event: str, key: str) -> Attempt:
