@@ -3,9 +3,10 @@
 `on_fires_ended` listens to jobs.signals.fires_ended: for each fire that ended, the rules
 that match its job (the job's own, then its owner's for all jobs or for its product and
 group) say which events go to which channel. One notification per channel and event of a
-fire, however many rules name that channel. They are published to the `notifications`
-queue once the transaction commits; if that publish is lost, the sweeper publishes them
-again (notifications/delivery.py).
+fire, however many rules name that channel. Once the transaction commits they go to the
+`notifications` queue, or straight to the delivery threads of a worker that consumes it
+(notifications/publish.py); if that is lost, the sweeper publishes them again
+(notifications/delivery.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from jobs.models import Event
 from jobs.signals import FireEnd
 
 from .models import Notification, Rule
-from .publish import publish_notifications
+from .publish import wake
 
 
 def on_fires_ended(sender, ends: list[FireEnd], **kwargs) -> None:
@@ -49,7 +50,7 @@ def on_fires_ended(sender, ends: list[FireEnd], **kwargs) -> None:
         created = Notification.objects.bulk_create(notifications.values())
         owners = dict(_channel_owners(rules))
         items = [(n.id, owners[n.channel_id]) for n in created]
-        transaction.on_commit(lambda: publish_notifications(items))
+        transaction.on_commit(lambda: wake(items))
 
 
 def _rules_for(ends: list[FireEnd]) -> list[Rule]:
