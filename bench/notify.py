@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from .context import FINISHED, Ctx, log
-from .infra import CpuMonitor, wal_bytes
+from .infra import WORKER_QUEUES, CpuMonitor, wal_bytes
 from .stats import cpu_seconds, summary_ms
 
 FIRES = 4  # fires per job: failure, recovery, failure, recovery
@@ -35,7 +35,9 @@ RULE_EVENTS = ["failure", "recovery"]
 
 def bench_notify(ctx: Ctx) -> None:
     """`e2e_pairs` pairs of A (no rules) and B (a rule per job), the order alternating
-    from pair to pair; the table shows the pair with the median ratio B / A."""
+    from pair to pair; the table shows the pair with the median ratio B / A. Unless
+    variants are skipped, one more pair where the notifications have a worker process of
+    their own."""
     pairs = []
     for i in range(ctx.mode.e2e_pairs):
         order = (False, True) if i % 2 == 0 else (True, False)
@@ -56,14 +58,31 @@ def bench_notify(ctx: Ctx) -> None:
         "ratio": ratio,
         "pairs": [{"without_per_s": a["per_s"], "with_per_s": b["per_s"]} for a, b in pairs],
     }
+    if not ctx.skip_variants:
+        # The deployment where the notifications queue has a worker process of its own:
+        # beside a run without rules measured right before it.
+        alone = measure(ctx, rules=False)
+        split = measure(ctx, rules=True, notifier=True)
+        split["without_per_s"] = alone["per_s"]
+        split["ratio"] = split["per_s"] / alone["per_s"]
+        log(f"  -> a worker process of their own: runs/s with rules / without {split['ratio']:.2f}")
+        ctx.results["notify"]["notifier"] = split
     ctx.quiet()
     _drop_channels()
 
 
-def measure(ctx: Ctx, *, rules: bool, started: Callable[[int], object] | None = None) -> dict:
+def measure(
+    ctx: Ctx,
+    *,
+    rules: bool,
+    notifier: bool = False,
+    started: Callable[[int], object] | None = None,
+) -> dict:
     """One variant: load the jobs (and their rules), start worker and beat, make the jobs
-    due, wait for the runs (and the notifications); the figures. `started` is called with
-    the worker's pid once it is up (the profile's py-spy)."""
+    due, wait for the runs (and the notifications); the figures. With `notifier`, the
+    worker does not consume the notifications queue and a second worker process consumes
+    it alone. `started` is called with the worker's pid once it is up (the profile's
+    py-spy)."""
     from django.db.models import Max, Min
 
     from jobs.models import Job, Run
@@ -72,14 +91,24 @@ def measure(ctx: Ctx, *, rules: bool, started: Callable[[int], object] | None = 
     n = ctx.mode.e2e_runs
     jobs = n // FIRES
     label = "a notify rule on every job" if rules else "no rules"
+    if notifier:
+        label += ", delivered by a worker process of their own"
     ctx.quiet()
     _drop_channels()
     log(f"notify: {jobs:,} HTTP jobs x {FIRES} fires failing and recovering in turn, {label}")
     template = _load_jobs(ctx, jobs)
     if rules:
         _add_rules(ctx, template)
-    procs = [b.start_worker(), b.start_beat()]
-    pids = [p.proc.pid for p in procs]
+    if notifier:
+        runs_only = ",".join(q for q in WORKER_QUEUES.split(",") if q != "notifications")
+        procs = [
+            b.start_worker(queues=runs_only),
+            b.start_worker("notifier", queues="notifications"),
+        ]
+    else:
+        procs = [b.start_worker()]
+    procs.append(b.start_beat())
+    pids = [p.proc.pid for p in procs]  # the workers, then beat
     if started is not None:
         started(pids[0])
     cpu0 = [cpu_seconds(pid) for pid in pids]
@@ -191,10 +220,11 @@ def _drop_channels() -> None:
 
 def _costs(cpu0: list, cpu1: list, snap0, snap1, wal: int, runs: int) -> dict:
     """Worker, beat and PostgreSQL CPU and WAL per run between two readings; the CPU
-    lists are [worker, beat]."""
+    lists are [worker..., beat]."""
+    workers = sum(b - a for a, b in zip(cpu0[:-1], cpu1[:-1], strict=True))
     out = {
-        "worker_cpu_ms_per_run": (cpu1[0] - cpu0[0]) / max(runs, 1) * 1000,
-        "beat_cpu_ms_per_run": (cpu1[1] - cpu0[1]) / max(runs, 1) * 1000,
+        "worker_cpu_ms_per_run": workers / max(runs, 1) * 1000,
+        "beat_cpu_ms_per_run": (cpu1[-1] - cpu0[-1]) / max(runs, 1) * 1000,
         "wal_bytes_per_run": wal / max(runs, 1),
     }
     if snap0 and snap1:

@@ -310,6 +310,17 @@ def _notify(notify: dict) -> tuple[list[str], list[Target]]:
                 b.get("until_delivered", {}),
             )
         )
+    split = notify.get("notifier")
+    if split:
+        rows.append(
+            (
+                f"a rule on every job, delivered by a worker process of their own "
+                f"(no rules right before it: {_n(split['without_per_s'])} runs/s)",
+                split["per_s"],
+                split["ratio"],
+                split,
+            )
+        )
     for i, (label, per_s, r, costs) in enumerate(rows):
         bold = "**" if i == 1 else ""
         out.append(
@@ -318,21 +329,16 @@ def _notify(notify: dict) -> tuple[list[str], list[Target]]:
             f"| {_n(costs.get('pg_cpu_ms_per_run'), 1)} | {_n(costs.get('wal_bytes_per_run'))} "
             f"| {_n(costs.get('beat_cpu_ms_per_run'), 1)} |"
         )
-    delay = nf["delay"]
     out += [
         "",
-        "| notifications | delivered | pending | failed | attempts (delivered) "
+        "| delivered by | notifications | delivered | pending | failed | attempts (delivered) "
         "| posts received | delivered twice | delivered/s | run finished -> delivered "
         "p50 / p99 / max ms | last delivered after the last run | POST p50 / p99 ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {_n(nf['notifications'])} | {_n(nf['delivered'])} | {_n(nf['pending'])} "
-        f"| {_n(nf['failed'])} | {_n(nf['attempts'])} ({_n(nf['successful_attempts'])}) "
-        f"| {_n(nf['hooks_received'])} | {_n(nf['delivered_twice'])} "
-        f"| {_n(nf['delivered_per_s'])} "
-        f"| {_n(delay['p50'])} / {_n(delay['p99'])} / {_n(delay['max'])} "
-        f"| {_n(nf['last_delivered_after_last_run_s'], 1)} s "
-        f"| {_n(nf['attempt_ms']['p50'])} / {_n(nf['attempt_ms']['p99'])} |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        _notify_row("the worker of the runs", nf),
     ]
+    if split and "notifications" in split:
+        out.append(_notify_row("a worker process of their own", split["notifications"]))
     pairs = notify.get("pairs", [])
     if len(pairs) > 1:
         out += [
@@ -367,6 +373,19 @@ def _notify(notify: dict) -> tuple[list[str], list[Target]]:
         ),
     ]
     return out, targets
+
+
+def _notify_row(who: str, nf: dict) -> str:
+    delay = nf["delay"]
+    return (
+        f"| {who} | {_n(nf['notifications'])} | {_n(nf['delivered'])} | {_n(nf['pending'])} "
+        f"| {_n(nf['failed'])} | {_n(nf['attempts'])} ({_n(nf['successful_attempts'])}) "
+        f"| {_n(nf['hooks_received'])} | {_n(nf['delivered_twice'])} "
+        f"| {_n(nf['delivered_per_s'])} "
+        f"| {_n(delay['p50'])} / {_n(delay['p99'])} / {_n(delay['max'])} "
+        f"| {_n(nf['last_delivered_after_last_run_s'], 1)} s "
+        f"| {_n(nf['attempt_ms']['p50'])} / {_n(nf['attempt_ms']['p99'])} |"
+    )
 
 
 def _cpu(cpu: dict, meta: dict) -> list[str]:
