@@ -1,14 +1,16 @@
-"""A delivery's database work on PostgreSQL: two statements before the send, one after.
+"""A delivery's database work on PostgreSQL: two statements before the sends, one after each.
 
 The ORM path of notifications/delivery.py takes six round trips and three commits per
 delivered notification (claim, read, write the body; insert the attempt, mark it
-delivered, commit), each statement compiled anew. At one notification per fire that
-was most of a delivery's cost (docs/benchmarks.md, "Notifications"). Here:
+delivered, commit), each statement compiled anew. At one notification per fire that was
+most of a delivery's cost (docs/benchmarks.md, "Notifications"). Here, for the
+notifications of one owner a delivery thread took together (notifications/pool.py):
 
-- read: the notification with its channel, job and run, if still pending;
+- read: the notifications with their channel, job and run, those still pending;
 - claim: take the lease, count the attempt and keep the body (the one already kept, or
-  the one made from the read) in one conditional UPDATE: zero rows means another worker
-  holds it, or it is no longer pending or due; the body it returns is the one sent;
+  the one made from the read) in one conditional UPDATE: a notification it leaves out is
+  held by another worker, or no longer pending or due; the body it returns is the one
+  sent;
 - delivered: the attempt's Delivery row and the notification marked delivered, in one
   statement (so in one transaction).
 
@@ -19,16 +21,18 @@ The statements are prepared once per connection (notifications/pg.py). A failed 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 
 from jobs.models import Job, Run
+from jobs.pgarray import array_literal
 
 from .models import Channel, Notification
 from .payloads import body_of
 from .pg import cursor, execute
 
 READ_SQL = """
-SELECT n.event, n.job_id, n.run_id, n.created_at, n.body,
+SELECT n.id, n.event, n.job_id, n.run_id, n.created_at, n.body,
        c.id, c.owner_id, c.name, c.kind, c.url, c."to", c.secret,
        j.name, j.product, j."group", j.status, j.health, j.consecutive_failures,
        r.status, r.attempt, r.due_at, r.finished_at, r.error
@@ -36,15 +40,16 @@ FROM notifications_notification AS n
 JOIN notifications_channel AS c ON c.id = n.channel_id
 LEFT JOIN jobs_job AS j ON j.id = n.job_id
 LEFT JOIN jobs_run AS r ON r.id = n.run_id
-WHERE n.id = %(id)s AND n.status = 'pending' AND n.next_attempt_at <= %(due)s
+WHERE n.id = ANY(%(ids)s::uuid[]) AND n.status = 'pending' AND n.next_attempt_at <= %(due)s
 """
 
 CLAIM_SQL = """
-UPDATE notifications_notification
-SET leased_until = %(lease)s, attempts = attempts + 1, body = COALESCE(body, %(body)s::jsonb)
-WHERE id = %(id)s AND status = 'pending' AND next_attempt_at <= %(due)s
-  AND (leased_until IS NULL OR leased_until < %(now)s)
-RETURNING attempts, body
+UPDATE notifications_notification AS n
+SET leased_until = %(lease)s, attempts = n.attempts + 1, body = COALESCE(n.body, i.body)
+FROM unnest(%(ids)s::uuid[], %(bodies)s::jsonb[]) AS i(id, body)
+WHERE n.id = i.id AND n.status = 'pending' AND n.next_attempt_at <= %(due)s
+  AND (n.leased_until IS NULL OR n.leased_until < %(now)s)
+RETURNING n.id, n.attempts, n.body
 """
 
 DELIVERED_SQL = """
@@ -64,29 +69,33 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-def claim(notification_id: str, *, now: datetime, due: datetime, lease: datetime):
-    """The pending notification, due by `due`, leased to this worker until `lease` with
-    its attempt counted and its body kept; None if it is not ours to try."""
+def claim(ids: list[str], *, now: datetime, due: datetime, lease: datetime) -> list:
+    """Of these notifications, those pending and due by `due`, leased to this worker
+    until `lease` with their attempt counted and their body kept, in the order given; the
+    others are not ours to try."""
     with cursor() as cur:
-        execute(cur, READ_SQL, {"id": notification_id, "due": due})
-        row = cur.fetchone()
-        if row is None:
-            return None
-        notification = _notification(notification_id, row)
-        body = notification.body or body_of(notification)
+        execute(cur, READ_SQL, {"ids": array_literal(ids), "due": due})
+        read = {row[0]: _notification(row) for row in cur.fetchall()}
+        if not read:
+            return []
         params = {
-            "id": notification_id,
+            "ids": array_literal(read),
+            "bodies": array_literal(json.dumps(n.body or body_of(n)) for n in read.values()),
             "lease": lease,
-            "body": json.dumps(body),
             "due": due,
             "now": now,
         }
         execute(cur, CLAIM_SQL, params)
-        claimed = cur.fetchone()
-    if claimed is None:
-        return None
-    notification.attempts, notification.body = claimed[0], _json(claimed[1])
-    return notification
+        claimed = {row[0]: row[1:] for row in cur.fetchall()}
+    out = []
+    for notification_id in ids:
+        key = uuid.UUID(str(notification_id))
+        if key in claimed:
+            notification = read[key]
+            notification.attempts, body = claimed[key]
+            notification.body = _json(body)
+            out.append(notification)
+    return out
 
 
 def delivered(notification: Notification, *, now: datetime, status_code, ms: int) -> None:
@@ -103,10 +112,10 @@ def delivered(notification: Notification, *, now: datetime, status_code, ms: int
         execute(cur, DELIVERED_SQL, params)
 
 
-def _notification(notification_id: str, row) -> Notification:
+def _notification(row) -> Notification:
     """The model objects delivery.py and payloads.py read, from READ_SQL's row."""
-    event, job_id, run_id, created_at, body = row[:5]
-    channel_id, owner_id, name, kind, url, to, secret = row[5:12]
+    notification_id, event, job_id, run_id, created_at, body = row[:6]
+    channel_id, owner_id, name, kind, url, to, secret = row[6:13]
     notification = Notification(
         id=notification_id,
         channel=Channel(
@@ -123,7 +132,7 @@ def _notification(notification_id: str, row) -> Notification:
         created_at=created_at,
     )
     if job_id is not None:
-        name, product, group, status, health, failures = row[12:18]
+        name, product, group, status, health, failures = row[13:19]
         notification.job = Job(
             id=job_id,
             name=name,
@@ -134,7 +143,7 @@ def _notification(notification_id: str, row) -> Notification:
             consecutive_failures=failures,
         )
     if run_id is not None:
-        status, attempt, due_at, finished_at, error = row[18:23]
+        status, attempt, due_at, finished_at, error = row[19:24]
         notification.run = Run(
             id=run_id,
             status=status,

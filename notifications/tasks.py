@@ -4,7 +4,6 @@ from collections.abc import Sequence
 
 from celery import shared_task
 
-from .delivery import deliver_safely
 from .pool import delivery_pool
 from .publish import DELIVER, deliver_here
 
@@ -20,7 +19,7 @@ def deliver(items: list[list]) -> None:
 def submit(items: Sequence[Sequence]) -> None:
     pool = delivery_pool()
     for notification_id, owner_id in items:
-        pool.submit(owner_id, lambda nid=str(notification_id): deliver_safely(nid))
+        pool.submit(owner_id, str(notification_id))
 
 
 def deliver_in_this_process() -> None:

@@ -34,11 +34,15 @@ def path(request, monkeypatch) -> str:
     return request.param
 
 
-@pytest.fixture
-def job(api) -> Job:
-    response = api.post("/api/v1/jobs", http_job(product="shop"), format="json")
+def make_job(api, **extra) -> Job:
+    response = api.post("/api/v1/jobs", http_job(**extra), format="json")
     assert response.status_code == 201, response.data
     return Job.objects.get(id=response.json()["id"])
+
+
+@pytest.fixture
+def job(api) -> Job:
+    return make_job(api, product="shop")
 
 
 def channel(owner, url: str, name: str = "hook") -> Channel:
@@ -189,3 +193,25 @@ def test_a_refusing_receiver_is_tried_again_after_the_backoff(path, alice, job, 
     assert "503" in notification.last_error
     [attempt] = Delivery.objects.all()
     assert (attempt.attempt, attempt.delivered, attempt.status_code) == (1, False, 503)
+
+
+def test_a_batch_claims_together_and_sends_in_order_leaving_what_is_not_its_own(
+    path, api, alice, target
+):
+    hook = channel(alice, f"{target.url}/hook")
+    jobs = [make_job(api, name=f"job {i}") for i in range(3)]
+    for job in jobs:
+        Rule.objects.create(owner=alice, channel=hook, job=job, on=["failure"])
+    ends = [failed_fire(job) for job in jobs]
+    outbox.on_fires_ended(None, ends)
+    first, held, last = (Notification.objects.get(run_id=end.run_id) for end in ends)
+    Notification.objects.filter(id=held.id).update(
+        leased_until=timezone.now() + timedelta(seconds=30)
+    )
+    ids = [str(first.id), str(held.id), str(last.id)]
+    assert delivery.deliver_many(ids) == {str(first.id): "delivered", str(last.id): "delivered"}
+    keys = [request["headers"]["Idempotency-Key"] for request in target.received]
+    assert keys == [str(first.id), str(last.id)]
+    held.refresh_from_db()
+    assert (held.status, held.attempts) == ("pending", 0)
+    assert sorted(Delivery.objects.values_list("attempt", flat=True)) == [1, 1]
