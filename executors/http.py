@@ -38,7 +38,8 @@ _FRAMING = frozenset(
 )
 
 
-def _validate_uri(value: str) -> str:
+def validate_uri(value: str) -> str:
+    """An http or https URI with a host (HTTP tasks; webhook and Slack channels)."""
     try:
         parts = urlsplit(value)
         port = parts.port  # raises on a bad port
@@ -56,7 +57,7 @@ def _validate_uri(value: str) -> str:
 class HttpTaskSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=["http"], default="http")
     method = serializers.CharField(default="GET")
-    uri = serializers.CharField(max_length=2048, validators=[_validate_uri])
+    uri = serializers.CharField(max_length=2048, validators=[validate_uri])
     headers = serializers.DictField(
         child=serializers.CharField(allow_blank=True, max_length=8192), default=dict
     )

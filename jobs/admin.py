@@ -1,11 +1,15 @@
-"""The operators' view: jobs with their state and runs, runs with their output."""
+"""The operators' view: jobs with their state and runs, runs with their output, workers."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from . import access, services
-from .models import Job, Run
+from .models import Job, Run, WorkerProcess
 
 
 @admin.register(Job)
@@ -14,6 +18,8 @@ class JobAdmin(admin.ModelAdmin):
         "__str__",
         "type",
         "status",
+        "health",
+        "consecutive_failures",
         "schedule_text",
         "next_run_at",
         "last_result",
@@ -22,7 +28,7 @@ class JobAdmin(admin.ModelAdmin):
         "owner",
         "created_at",
     ]
-    list_filter = ["status", "type", "schedule_kind", "product", "group"]
+    list_filter = ["status", "health", "type", "schedule_kind", "product", "group"]
     search_fields = ["id", "name", "product", "group", "owner__username"]
     list_select_related = ["owner", "last_run"]
     date_hierarchy = "created_at"
@@ -151,3 +157,32 @@ class RunAdmin(admin.ModelAdmin):
         return runs if access.sees_all_jobs(request.user) else runs.filter(job__owner=request.user)
 
     readonly_fields = [f.name for f in Run._meta.fields]
+
+
+@admin.register(WorkerProcess)
+class WorkerProcessAdmin(admin.ModelAdmin):
+    """The worker processes, alive while seen within LOST_AFTER (what the metrics count),
+    written by their heartbeat threads only."""
+
+    list_display = [
+        "__str__",
+        "host",
+        "pid",
+        "queues",
+        "concurrency",
+        "started_at",
+        "last_seen",
+        "alive",
+    ]
+    ordering = ["-last_seen"]
+
+    @admin.display(boolean=True)
+    def alive(self, process: WorkerProcess) -> bool:
+        lost_after = timedelta(seconds=settings.SCHED["LOST_AFTER"])
+        return process.last_seen >= timezone.now() - lost_after
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -11,7 +11,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 
 from notifications import sweeper as notification_sweeper
 
-from . import reaper
+from . import metrics, reaper
 from .dispatch import dispatch
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class DispatchingScheduler(DatabaseScheduler):
 
     def tick(self, *args, **kwargs) -> float:
         interval = super().tick(*args, **kwargs)
+        started = time.perf_counter()
         try:
             planned = dispatch()
             if planned:
@@ -44,6 +45,8 @@ class DispatchingScheduler(DatabaseScheduler):
         except Exception:  # the database is away: try again at the next tick
             log.exception("dispatch failed; retrying at the next tick")
             close_old_connections()
+        finally:
+            metrics.dispatcher_tick(time.perf_counter() - started)
         self._reap_when_due()
         return min(interval, settings.SCHED["DISPATCH_INTERVAL"])
 

@@ -146,6 +146,9 @@ class Run(models.Model):
         ]
         indexes = [
             models.Index(fields=["job", "-due_at"], name="run_job_idx"),
+            # GET /runs, newest first across jobs: a page walks it and stops once full,
+            # instead of sorting every run of the caller (jobs.selectors.runs_newest_first).
+            models.Index(fields=["-due_at"], name="run_due_idx"),
             models.Index(
                 fields=["due_at"],
                 name="run_pending_idx",
@@ -164,3 +167,26 @@ class Run(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_RUN_STATUSES
+
+
+class WorkerProcess(models.Model):
+    """A worker process, kept by its heartbeat thread (jobs/heartbeat.py): alive while its
+    `last_seen` is recent. Metrics count the live ones (workers alive, by queue); the admin
+    lists them. A process that stops cleanly deletes its row; a dead one's row stays, with
+    its last_seen, and is forgotten a day later."""
+
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    name = models.CharField(max_length=255, blank=True, default="", help_text="Celery's node name.")
+    queues = models.JSONField(default=list, blank=True, help_text="The queues it consumes.")
+    concurrency = models.PositiveIntegerField(default=0, help_text="Runs it runs at once.")
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["host", "pid"], name="worker_process_one_per_pid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.host}:{self.pid}"

@@ -1,4 +1,5 @@
-"""Per-user quotas checked before a job is written: active jobs per user."""
+"""Per-user quotas checked before something is written: active jobs per user (and the
+exception the API answers 400 for any quota: notifications/quotas.py raises it too)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ from .models import Job, JobStatus
 COUNTED_STATUSES = (JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.PAUSED)
 
 
-class TooManyJobs(Exception):
-    """The user holds MAX_JOBS_PER_USER active jobs; the API answers 400 (jobs/api/errors.py)."""
+class QuotaExceeded(Exception):
+    """The user holds the most of something one user may; the API answers 400
+    (jobs/api/errors.py) with the message, which names the setting."""
+
+
+class TooManyJobs(QuotaExceeded):
+    """The user holds MAX_JOBS_PER_USER active jobs."""
 
 
 def check_active_jobs(owner) -> None:

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from executors.registry import get_executor
+from notifications.services import set_job_rules
 
 from .models import ACTIVE_JOB_STATUSES, Job, JobStatus, Run, RunStatus, Trigger
 from .pausing import cancel_pending, pause_locked
@@ -35,7 +36,11 @@ PLAIN_FIELDS = (
     "retry",
     "concurrency",
     "misfire_grace",
+    "pause_after_failures",
 )
+# What a change of these alone leaves alone: the job's planned fires and pending runs
+# (who is told of the job's fires, and when failures pause it, not what it runs or when).
+WATCH_FIELDS = frozenset(("notify", "pause_after_failures"))
 
 
 def _apply(job: Job, data: dict[str, Any]) -> None:
@@ -103,6 +108,8 @@ def job_create(*, owner, data: dict[str, Any]) -> Job:
     _apply(job, data)
     job.anchor_at = _first_fire(job, now)
     _arm(job, now=now, first=job.anchor_at, new=True)
+    if data.get("notify"):
+        set_job_rules(job=job, rules=data["notify"])
     return job
 
 
@@ -118,10 +125,16 @@ def _locked(job: Job, *, refuse_canceled: str | None = None) -> Job:
 
 @transaction.atomic
 def job_update(*, job: Job, data: dict[str, Any]) -> Job:
-    """Change a job. Any change invalidates fires planned under the old values."""
+    """Change a job. Any change invalidates fires planned under the old values, but one of
+    WATCH_FIELDS alone (`notify` replaces the job's rules)."""
     job = _locked(job, refuse_canceled="The job is canceled; create a new one.")
     now = timezone.now()
+    if "notify" in data:
+        set_job_rules(job=job, rules=data["notify"])
     _apply(job, data)
+    if data.keys() <= WATCH_FIELDS:
+        job.save(update_fields=["pause_after_failures", "updated_at"])
+        return job
     job.revision += 1
     unplanned = cancel_pending(job, "The job changed after this run was planned.", now)
     rescheduled = any(field in data for field in SCHEDULE_FIELDS)

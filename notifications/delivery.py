@@ -16,6 +16,7 @@ which a receiver drops.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import timedelta
 
@@ -23,6 +24,8 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+
+from jobs import metrics
 
 from . import delivery_sql, pg, senders
 from .models import Channel, Delivery, Notification, NotificationStatus
@@ -114,7 +117,24 @@ def deliver_safely(notification_ids: list[str]) -> None:
         close_old_connections()
 
 
+# What an attempt's status after it says about the attempt (sched_notification_deliveries).
+_OUTCOMES = {
+    NotificationStatus.DELIVERED: "delivered",
+    NotificationStatus.PENDING: "retrying",
+    NotificationStatus.FAILED: "failed",
+}
+
+
 def _record(notification: Notification, attempt: senders.Attempt, started: float, lease) -> str:
+    """Record the attempt and what follows it; its status after it. Counted once committed."""
+    status = _record_attempt(notification, attempt, started, lease)
+    metrics.delivery(notification.channel.kind, _OUTCOMES[status])
+    return status
+
+
+def _record_attempt(
+    notification: Notification, attempt: senders.Attempt, started: float, lease
+) -> str:
     now = timezone.now()
     duration_ms = int((time.monotonic() - started) * 1000)
     if attempt.delivered and pg.enabled():
@@ -168,8 +188,39 @@ def _record(notification: Notification, attempt: senders.Attempt, started: float
     return NotificationStatus.PENDING
 
 
+class TestsBusy(Exception):
+    """This process already sends CHANNEL_TESTS_AT_ONCE test messages: try again shortly."""
+
+
+# Test messages are sent from the web process, whose threads serve every user's requests: a
+# receiver that hangs must not hold more than CHANNEL_TESTS_AT_ONCE of them, whoever asks.
+_tests = threading.BoundedSemaphore(1)
+_tests_size = 1
+
+
 def send_test(channel: Channel) -> Notification:
-    """Send a test message on `channel` now, in this thread; one attempt, recorded."""
+    """Send a test message on `channel` now, in this thread; one attempt, recorded, with
+    NOTIFY_TEST_TIMEOUT for the receiver. TestsBusy when this process already sends its
+    CHANNEL_TESTS_AT_ONCE tests."""
+    if not _test_slots().acquire(blocking=False):
+        raise TestsBusy(
+            "Other channel tests are under way on this server; try again in a few seconds."
+        )
+    try:
+        return _send_test(channel)
+    finally:
+        _tests.release()
+
+
+def _test_slots() -> threading.BoundedSemaphore:
+    global _tests, _tests_size
+    size = max(1, settings.SCHED["CHANNEL_TESTS_AT_ONCE"])
+    if size != _tests_size:  # the setting changed (tests): a new semaphore of that size
+        _tests, _tests_size = threading.BoundedSemaphore(size), size
+    return _tests
+
+
+def _send_test(channel: Channel) -> Notification:
     now = timezone.now()
     notification = Notification.objects.create(
         channel=channel,
@@ -181,7 +232,12 @@ def send_test(channel: Channel) -> Notification:
     notification.body = body_of(notification)
     Notification.objects.filter(id=notification.id).update(body=notification.body)
     started = time.monotonic()
-    attempt = senders.send(channel, notification.body, str(notification.id))
+    attempt = senders.send(
+        channel,
+        notification.body,
+        str(notification.id),
+        timeout=settings.SCHED["NOTIFY_TEST_TIMEOUT"],
+    )
     _record(notification, attempt, started, notification.leased_until)
     notification.refresh_from_db()
     return notification

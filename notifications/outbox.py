@@ -166,7 +166,10 @@ def _matching(rules: list[_Rule], end: FireEnd) -> Iterable[_Rule]:
 
 def _sends(rule: _Rule, event: str, end: FireEnd) -> bool:
     """A rule sends the events it lists; `failure` only for the first failed fire in a
-    row, unless the rule asks for every one."""
+    row, unless the rule asks for every one. `paused` also goes to a rule that hears
+    failures: the job stopped because of them, and a streak's later failures are silent."""
+    if event == Event.PAUSED:
+        return Event.PAUSED in rule.on or Event.FAILURE in rule.on
     if event not in rule.on:
         return False
     if event == Event.FAILURE and end.failures > 1:

@@ -36,19 +36,21 @@ class Attempt:
     final: bool = False
 
 
-def send(channel: Channel, body: dict, key: str) -> Attempt:
+def send(channel: Channel, body: dict, key: str, *, timeout: float | None = None) -> Attempt:
+    """One attempt; the receiver has `timeout` seconds (default NOTIFY_TIMEOUT) to answer."""
+    timeout = timeout or settings.SCHED["NOTIFY_TIMEOUT"]
     if channel.kind == ChannelKind.EMAIL:
-        return _email(channel, body)
+        return _email(channel, body, timeout)
     if channel.kind == ChannelKind.SLACK:
         text = summary(body)[1]
-        return _post(channel, json.dumps({"text": text}).encode(), body["event"], key)
-    # Keys sorted: every attempt sends the same bytes, the body as first made (a dict in
-    # its keys' order) or read back from jsonb (which keeps its own order).
+        return _post(channel, json.dumps({"text": text}).encode(), body["event"], key, timeout)
+    # Sorted keys: the body comes back from jsonb in another order, and every attempt of
+    # one notification sends the same bytes.
     data = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-    return _post(channel, data, body["event"], key)
+    return _post(channel, data, body["event"], key, timeout)
 
 
-def _post(channel: Channel, data: bytes, event: str, key: str) -> Attempt:
+def _post(channel: Channel, data: bytes, event: str, key: str, timeout: float) -> Attempt:
     headers = {
         "User-Agent": USER_AGENT,
         "Content-Type": "application/json",
@@ -64,7 +66,7 @@ def _post(channel: Channel, data: bytes, event: str, key: str) -> Attempt:
             channel.url,
             headers,
             data,
-            timeout=settings.SCHED["NOTIFY_TIMEOUT"],
+            timeout=timeout,
             limit=_RESPONSE_LIMIT,
             stop=Stop(),
             policy=policy,
@@ -79,7 +81,7 @@ def _post(channel: Channel, data: bytes, event: str, key: str) -> Attempt:
     return Attempt(False, response.status, f"The receiver answered {response.status}: {answer}")
 
 
-def _email(channel: Channel, body: dict) -> Attempt:
+def _email(channel: Channel, body: dict, timeout: float) -> Attempt:
     subject, text = summary(body)
     message = EmailMessage(
         subject=subject,
@@ -92,7 +94,7 @@ def _email(channel: Channel, body: dict) -> Attempt:
             "X-Sched-Event": body["event"],
             "Idempotency-Key": body["id"],
         },
-        connection=get_connection(timeout=settings.SCHED["NOTIFY_TIMEOUT"]),
+        connection=get_connection(timeout=timeout),
     )
     try:
         message.send()

@@ -19,7 +19,8 @@ def deliver(items: list[list]) -> None:
 def submit(items: Sequence[Sequence]) -> None:
     pool = delivery_pool()
     for notification_id, owner_id in items:
-        pool.submit(owner_id, str(notification_id))
+        notification_id = str(notification_id)
+        pool.submit(owner_id, notification_id, key=notification_id)
 
 
 def deliver_in_this_process() -> None:

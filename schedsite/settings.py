@@ -1,5 +1,6 @@
 """Settings, read from the environment with safe defaults (see README: Configuration)."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -217,10 +218,15 @@ API_THROTTLE_RATES = {
     "create": env_rate("API_THROTTLE_CREATE", "120/min"),  # job creates, per user
     # job creates of superusers and holders of jobs.trusted_client
     "create_trusted": env_rate("API_THROTTLE_CREATE_TRUSTED", "3000/min"),
+    # test messages of notification channels, per user (each sends a request or an email)
+    "channel_test": env_rate("API_THROTTLE_CHANNEL_TEST", "10/min"),
 }
 # Jobs a user may have scheduled, running or paused (jobs/quotas.py); superusers are
 # exempt; 0: no limit.
 MAX_JOBS_PER_USER = env_int("MAX_JOBS_PER_USER", 10_000)
+# Notification channels, and rules on all of a user's jobs (or a namespace), per user.
+MAX_CHANNELS_PER_USER = env_int("MAX_CHANNELS_PER_USER", 100)
+MAX_RULES_PER_USER = env_int("MAX_RULES_PER_USER", 1000)
 # Reverse proxies in front of gunicorn that append the client's address to
 # X-Forwarded-For; 0: the client is the peer address (jobs/api/client_ip.py).
 PROXY_COUNT = env_int("PROXY_COUNT", 0)
@@ -350,7 +356,35 @@ SCHED = {
     # Delivery threads per worker process, and how many of them one owner may hold at once.
     "NOTIFY_THREADS": env_int("NOTIFY_THREADS", 4),
     "NOTIFY_THREADS_PER_OWNER": env_int("NOTIFY_THREADS_PER_OWNER", 2),
+    # A channel's test message is sent from the web process: at most this many at once per
+    # web process (more: 429), each with this many seconds for the receiver.
+    "CHANNEL_TESTS_AT_ONCE": env_int("CHANNEL_TESTS_AT_ONCE", 1),
+    "NOTIFY_TEST_TIMEOUT": env_float("NOTIFY_TEST_TIMEOUT", 5.0),
 }
+
+if SCHED["NOTIFY_LEASE"] <= SCHED["NOTIFY_TIMEOUT"]:
+    # A lease that runs out while its worker still waits for the receiver lets a second
+    # worker send the same notification at the same time.
+    raise ImproperlyConfigured("NOTIFY_LEASE must be longer than NOTIFY_TIMEOUT (twice is safe)")
+
+# Prometheus metrics (docs/operations.md, "Metrics"). METRICS_ENABLED=0: nothing is
+# recorded and /metrics answers 404 (to measure what they cost). METRICS_TOKEN: /metrics
+# (and the worker's and beat's own METRICS_PORT) wants `Authorization: Bearer <token>`;
+# unset, only loopback clients may read them (docs/security.md, "Metrics").
+# METRICS_CACHE: seconds the database's figures (runs pending, jobs by status...) are kept
+# between scrapes, shared by the web processes through Django's cache. METRICS_PORT: a
+# worker or beat serves its host's counters on this port (0: no; for hosts without web).
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_CACHE = env_float("METRICS_CACHE", 5.0)
+METRICS_PORT = env_int("METRICS_PORT", 0)
+METRICS_ADDR = env_str("METRICS_ADDR", "0.0.0.0")
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself, before any metric is made):
+# the directory where the processes of a host write their metrics, for one of them to serve
+# the sum. prometheus_client takes it as set even when empty, and would then write its files
+# into the working directory: empty means unset.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR") == "":
+    del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 # The address people reach this service at: links in notifications are made with it.
 PUBLIC_URL = env_str("PUBLIC_URL", "http://localhost:8000")

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from jobs.quotas import TooManyJobs
+from jobs.quotas import QuotaExceeded
 from jobs.services import JobConflict
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, JobConflict):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, TooManyJobs):
+    if isinstance(exc, QuotaExceeded):
         return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):  # a malformed id in a lookup
         exc = Http404()

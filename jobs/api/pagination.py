@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework.pagination import LimitOffsetPagination
 
+from jobs.selectors import runs_newest_first
+
 from .params import int_param
 
 # PostgreSQL's OFFSET is a bigint.
@@ -31,3 +33,20 @@ class CappedLimitOffsetPagination(LimitOffsetPagination):
 
     def get_offset(self, request) -> int:
         return int_param(request, self.offset_query_param, default=0, minimum=0, maximum=MAX_OFFSET)
+
+
+class RunListPagination(CappedLimitOffsetPagination):
+    """GET /runs: counts the matching runs first, then orders them for that count
+    (selectors.runs_newest_first: how PostgreSQL finds the page depends on it)."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.limit = self.get_limit(request)
+        self.count = self.get_count(queryset)
+        self.offset = self.get_offset(request)
+        if self.count > self.limit and self.template is not None:
+            self.display_page_controls = True
+        if self.count == 0 or self.offset > self.count:
+            return []
+        queryset = runs_newest_first(queryset, matching=self.count)
+        return list(queryset[self.offset : self.offset + self.limit])

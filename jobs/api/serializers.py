@@ -16,8 +16,13 @@ from jobs.retry import RetryError, parse_retry
 from jobs.schedules import Schedule, ScheduleError, get_zone, parse_schedule
 from jobs.selectors import run_counts
 
+from .rule_serializers import NotifySerializer, notify_errors, notify_field
+
 # max_runs is stored in a PositiveIntegerField (a 32-bit integer on PostgreSQL).
 MAX_RUNS_LIMIT = 2**31 - 1
+MAX_PAUSE_AFTER_FAILURES = 1000
+# Fields only recurring schedules take.
+RECURRING_FIELDS = ("start_at", "end_at", "max_runs", "pause_after_failures")
 SCHEDULE_HELP = (
     '"now", an ISO 8601 date-time, a delay ("30s", "1h30m", "in 2m", "PT90S"), '
     '{"every": "10m"}, {"interval": {"minutes": 5}} or {"cron": "*/5 * * * *"}'
@@ -104,7 +109,7 @@ def validate_schedule_fields(
     schedule = attrs.get("schedule")
     recurring = schedule.recurring if schedule else (job.is_recurring if job else False)
     if not recurring:
-        for field in ("start_at", "end_at", "max_runs"):
+        for field in RECURRING_FIELDS:
             if attrs.get(field) is not None:
                 errors[field] = ["Only recurring schedules (every, interval, cron) take this."]
     start = attrs.get("start_at", job.start_at if job else None)
@@ -144,6 +149,14 @@ class JobInputSerializer(StrictSerializer):
     concurrency = serializers.ChoiceField(choices=Concurrency.choices, required=False)
     misfire_grace = DurationSecondsField(required=False, allow_null=True, positive=False)
     payload = serializers.DictField(required=False)
+    pause_after_failures = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_PAUSE_AFTER_FAILURES,
+        help_text="Recurring jobs: pause after this many failed fires in a row (null: never).",
+    )
+    notify = notify_field()
 
     def validate_task(self, value):
         request = self.context.get("request")
@@ -169,6 +182,12 @@ class JobInputSerializer(StrictSerializer):
         errors: dict[str, Any] = {}
         limits = Limits.for_user(_user(self))
         self._validate_task_with_job(attrs, job, errors)
+        if attrs.get("notify"):
+            # The job's rules send to its owner's channels (a change by an operator too).
+            owner_id = job.owner_id if job else _user(self).id
+            problems = notify_errors(attrs["notify"], owner_id)
+            if problems:
+                errors["notify"] = problems
         if limits is not None:
             _check_limits(attrs, limits, errors)
         validate_schedule_fields(attrs, job, errors, limits)
@@ -243,9 +262,37 @@ class RunSummarySerializer(serializers.ModelSerializer):
         return f"/api/v1/runs/{run.id}"
 
 
-class RunSerializer(RunSummarySerializer):
+class RunListSerializer(RunSummarySerializer):
+    """A run in GET /runs: its summary and which job it is of (its result is in GET
+    /runs/{id}: a page of 500 runs' outputs would be megabytes)."""
+
     job = serializers.PrimaryKeyRelatedField(read_only=True)
+    job_name = serializers.CharField(source="job.name", read_only=True)
     job_link = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "link",
+            "job",
+            "job_name",
+            "job_link",
+            "status",
+            "attempt",
+            "trigger",
+            "due_at",
+            "started_at",
+            "finished_at",
+            "error",
+        ]
+
+    def get_job_link(self, run: Run) -> str:
+        return f"/api/v1/jobs/{run.job_id}"
+
+
+class RunSerializer(RunListSerializer):
+    """One run with everything it recorded (GET /runs/{id})."""
 
     class Meta:
         model = Run
@@ -269,9 +316,6 @@ class RunSerializer(RunSummarySerializer):
             "error",
         ]
 
-    def get_job_link(self, run: Run) -> str:
-        return f"/api/v1/jobs/{run.job_id}"
-
 
 class JobSerializer(serializers.ModelSerializer):
     link = serializers.SerializerMethodField()
@@ -281,6 +325,7 @@ class JobSerializer(serializers.ModelSerializer):
     misfire_grace = DurationSecondsField(read_only=True)
     last_run = RunSummarySerializer(read_only=True)
     counts = serializers.SerializerMethodField()
+    notify = NotifySerializer(source="notify_rules", many=True, read_only=True)
 
     class Meta:
         model = Job
@@ -311,6 +356,10 @@ class JobSerializer(serializers.ModelSerializer):
             "fire_count",
             "last_run",
             "counts",
+            "health",
+            "consecutive_failures",
+            "pause_after_failures",
+            "notify",
             "created_at",
             "updated_at",
         ]

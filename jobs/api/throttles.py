@@ -135,3 +135,13 @@ class JobCreateThrottle(RateThrottle):
         if rates["create"] == rates["create_trusted"]:  # e.g. both off: no permission lookup
             return rates["create"]
         return rates["create_trusted"] if is_trusted_client(request.user) else rates["create"]
+
+
+class ChannelTestThrottle(RateThrottle):
+    """Test messages (POST /channels/{id}/test), per user: each makes the server send a
+    request or an email at once, so they are counted apart, at a low rate."""
+
+    scope = "channel_test"
+
+    def client(self, request, view) -> str | None:
+        return UserThrottle().client(request, view)

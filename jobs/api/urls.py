@@ -4,11 +4,14 @@ from rest_framework.routers import SimpleRouter
 
 from . import views
 from .catalog import CatalogView
+from .channels import ChannelViewSet, RuleViewSet
 from .namespaces import NamespacedJobViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("jobs", views.JobViewSet, basename="job")
 router.register("runs", views.RunViewSet, basename="run")
+router.register("channels", ChannelViewSet, basename="channel")
+router.register("notify-rules", RuleViewSet, basename="notify-rule")
 router.register(
     r"products/(?P<product>[^/]+)/groups/(?P<group>[^/]+)/jobs",
     NamespacedJobViewSet,

@@ -6,6 +6,7 @@ import logging
 import uuid
 
 from django.db import connection
+from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -18,12 +19,14 @@ from rest_framework.views import APIView
 from jobs import selectors, services, timing
 from jobs.models import Job, Run
 
-from .filters import JobFilter
+from .filters import JobFilter, RunFilter
+from .pagination import RunListPagination
 from .params import int_param
 from .permissions import JobAccess
 from .serializers import (
     JobInputSerializer,
     JobSerializer,
+    RunListSerializer,
     RunSerializer,
     RunSummarySerializer,
     SchedulePreviewSerializer,
@@ -68,6 +71,7 @@ class JobViewSet(
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         selectors.attach_run_counts(page)  # one query for the page, not one per job
+        prefetch_related_objects(page, "notify_rules")  # the jobs' `notify`: one more
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=JobInputSerializer, responses={201: JobSerializer})
@@ -143,13 +147,29 @@ class JobViewSet(
         )
 
 
-class RunViewSet(UUIDLookupMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class RunViewSet(
+    UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """GET /runs: the caller's runs across their jobs, newest first, filtered (RunFilter);
+    GET /runs/{id}: one run with its result."""
+
     serializer_class = RunSerializer
+    filterset_class = RunFilter
+    pagination_class = RunListPagination
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Run.objects.none()
+        if self.action == "list":
+            return selectors.runs_listed_for(self.request.user)
         return selectors.runs_visible_to(self.request.user)
+
+    def get_serializer_class(self):
+        return RunListSerializer if self.action == "list" else RunSerializer
+
+    def filter_queryset(self, queryset):
+        # The filters are the list's: a run's own URL answers it whatever the query string.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
 
 class SchedulePreviewView(APIView):

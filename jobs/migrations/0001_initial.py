@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,91 +15,216 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(blank=True, default='', max_length=200)),
-                ('product', models.CharField(blank=True, db_index=True, default='', max_length=100)),
-                ('group', models.CharField(blank=True, db_index=True, default='', max_length=100)),
-                ('type', models.CharField(choices=[('http', 'Http'), ('command', 'Command'), ('script', 'Script'), ('docker', 'Docker'), ('catalog', 'Catalog')], max_length=16)),
-                ('task', models.JSONField(help_text='The task, normalized (see the API docs per type).')),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('schedule', models.JSONField(help_text='The schedule, normalized: once, interval or cron.')),
-                ('schedule_kind', models.CharField(max_length=16)),
-                ('schedule_text', models.CharField(blank=True, default='', max_length=300)),
-                ('timezone', models.CharField(default='UTC', max_length=64)),
-                ('start_at', models.DateTimeField(blank=True, null=True)),
-                ('end_at', models.DateTimeField(blank=True, null=True)),
-                ('max_runs', models.PositiveIntegerField(blank=True, null=True)),
-                ('anchor_at', models.DateTimeField(blank=True, help_text='First fire of the schedule; intervals count from it.', null=True)),
-                ('timeout', models.FloatField(blank=True, help_text='Seconds.', null=True)),
-                ('retry', models.JSONField(blank=True, default=dict)),
-                ('concurrency', models.CharField(choices=[('allow', 'Allow'), ('forbid', 'Forbid'), ('replace', 'Replace')], default='allow', max_length=8)),
-                ('misfire_grace', models.FloatField(blank=True, help_text='Seconds.', null=True)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('running', 'Running'), ('paused', 'Paused'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('completed', 'Completed'), ('canceled', 'Canceled')], db_index=True, default='scheduled', max_length=16)),
-                ('next_run_at', models.DateTimeField(blank=True, null=True)),
-                ('revision', models.PositiveIntegerField(default=1)),
-                ('fire_count', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='jobs', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "product",
+                    models.CharField(blank=True, db_index=True, default="", max_length=100),
+                ),
+                ("group", models.CharField(blank=True, db_index=True, default="", max_length=100)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("http", "Http"),
+                            ("command", "Command"),
+                            ("script", "Script"),
+                            ("docker", "Docker"),
+                            ("catalog", "Catalog"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "task",
+                    models.JSONField(help_text="The task, normalized (see the API docs per type)."),
+                ),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                (
+                    "schedule",
+                    models.JSONField(help_text="The schedule, normalized: once, interval or cron."),
+                ),
+                ("schedule_kind", models.CharField(max_length=16)),
+                ("schedule_text", models.CharField(blank=True, default="", max_length=300)),
+                ("timezone", models.CharField(default="UTC", max_length=64)),
+                ("start_at", models.DateTimeField(blank=True, null=True)),
+                ("end_at", models.DateTimeField(blank=True, null=True)),
+                ("max_runs", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "anchor_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="First fire of the schedule; intervals count from it.",
+                        null=True,
+                    ),
+                ),
+                ("timeout", models.FloatField(blank=True, help_text="Seconds.", null=True)),
+                ("retry", models.JSONField(blank=True, default=dict)),
+                (
+                    "concurrency",
+                    models.CharField(
+                        choices=[("allow", "Allow"), ("forbid", "Forbid"), ("replace", "Replace")],
+                        default="allow",
+                        max_length=8,
+                    ),
+                ),
+                ("misfire_grace", models.FloatField(blank=True, help_text="Seconds.", null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("completed", "Completed"),
+                            ("canceled", "Canceled"),
+                        ],
+                        db_index=True,
+                        default="scheduled",
+                        max_length=16,
+                    ),
+                ),
+                ("next_run_at", models.DateTimeField(blank=True, null=True)),
+                ("revision", models.PositiveIntegerField(default=1)),
+                ("fire_count", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="jobs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'permissions': [('run_code', 'Can create jobs that run code (command, script, docker)')],
+                "ordering": ["-created_at"],
+                "permissions": [
+                    ("run_code", "Can create jobs that run code (command, script, docker)")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Run',
+            name="Run",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('job_revision', models.PositiveIntegerField()),
-                ('due_at', models.DateTimeField()),
-                ('attempt', models.PositiveIntegerField(default=1)),
-                ('trigger', models.CharField(choices=[('schedule', 'Schedule'), ('manual', 'Manual'), ('retry', 'Retry'), ('recovery', 'Recovery')], default='schedule', max_length=16)),
-                ('idempotency_key', models.UUIDField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('timed_out', 'Timed Out'), ('canceled', 'Canceled'), ('vetoed', 'Vetoed'), ('skipped', 'Skipped'), ('missed', 'Missed'), ('lost', 'Lost')], default='pending', max_length=16)),
-                ('queued_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('worker', models.CharField(blank=True, default='', max_length=200)),
-                ('result', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='jobs.job')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("job_revision", models.PositiveIntegerField()),
+                ("due_at", models.DateTimeField()),
+                ("attempt", models.PositiveIntegerField(default=1)),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("schedule", "Schedule"),
+                            ("manual", "Manual"),
+                            ("retry", "Retry"),
+                            ("recovery", "Recovery"),
+                        ],
+                        default="schedule",
+                        max_length=16,
+                    ),
+                ),
+                ("idempotency_key", models.UUIDField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("timed_out", "Timed Out"),
+                            ("canceled", "Canceled"),
+                            ("vetoed", "Vetoed"),
+                            ("skipped", "Skipped"),
+                            ("missed", "Missed"),
+                            ("lost", "Lost"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("queued_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("worker", models.CharField(blank=True, default="", max_length=200)),
+                ("result", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="jobs.job",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-due_at', '-attempt'],
+                "ordering": ["-due_at", "-attempt"],
             },
         ),
         migrations.AddField(
-            model_name='job',
-            name='last_run',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='jobs.run'),
+            model_name="job",
+            name="last_run",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="jobs.run",
+            ),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['job', '-due_at'], name='run_job_idx'),
+            model_name="run",
+            index=models.Index(fields=["job", "-due_at"], name="run_job_idx"),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['due_at'], name='run_pending_idx'),
+            model_name="run",
+            index=models.Index(
+                condition=models.Q(("status", "pending")), fields=["due_at"], name="run_pending_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(condition=models.Q(('status', 'running')), fields=['heartbeat_at'], name='run_running_idx'),
+            model_name="run",
+            index=models.Index(
+                condition=models.Q(("status", "running")),
+                fields=["heartbeat_at"],
+                name="run_running_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='run',
-            constraint=models.UniqueConstraint(fields=('job', 'job_revision', 'due_at', 'attempt'), name='run_one_per_fire'),
+            model_name="run",
+            constraint=models.UniqueConstraint(
+                fields=("job", "job_revision", "due_at", "attempt"), name="run_one_per_fire"
+            ),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(condition=models.Q(('next_run_at__isnull', False)), fields=['next_run_at'], name='job_due_idx'),
+            model_name="job",
+            index=models.Index(
+                condition=models.Q(("next_run_at__isnull", False)),
+                fields=["next_run_at"],
+                name="job_due_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['owner', '-created_at'], name='job_owner_idx'),
+            model_name="job",
+            index=models.Index(fields=["owner", "-created_at"], name="job_owner_idx"),
         ),
     ]

@@ -5,30 +5,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobs', '0003_permissions_status_reason'),
+        ("jobs", "0003_permissions_status_reason"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='job',
-            name='consecutive_failures',
-            field=models.PositiveIntegerField(default=0, help_text='Failed fires in a row since the last success or resume.'),
+            model_name="job",
+            name="consecutive_failures",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Failed fires in a row since the last success or resume."
+            ),
         ),
         migrations.AddField(
-            model_name='job',
-            name='health',
-            field=models.CharField(choices=[('ok', 'Ok'), ('failing', 'Failing'), ('unknown', 'Unknown')], default='unknown', max_length=8),
+            model_name="job",
+            name="health",
+            field=models.CharField(
+                choices=[("ok", "Ok"), ("failing", "Failing"), ("unknown", "Unknown")],
+                default="unknown",
+                max_length=8,
+            ),
         ),
         migrations.AddField(
-            model_name='job',
-            name='pause_after_failures',
-            field=models.PositiveIntegerField(blank=True, help_text='Recurring jobs: pause after this many failed fires.', null=True),
+            model_name="job",
+            name="pause_after_failures",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Recurring jobs: pause after this many failed fires.",
+                null=True,
+            ),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(condition=models.Q(('health', 'failing')), fields=['owner'], name='job_failing_idx'),
+            model_name="job",
+            index=models.Index(
+                condition=models.Q(("health", "failing")), fields=["owner"], name="job_failing_idx"
+            ),
         ),
     ]

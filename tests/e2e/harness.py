@@ -55,6 +55,7 @@ UNTHROTTLED = {
     "API_THROTTLE_ANON": "off",
     "API_THROTTLE_CREATE": "off",
     "API_THROTTLE_CREATE_TRUSTED": "off",
+    "API_THROTTLE_CHANNEL_TEST": "off",
 }
 
 # Env for every product process, on top of the parent's environment.
@@ -201,17 +202,27 @@ def process_env(
     workdir: Path, overrides: dict[str, str], *, database_url: str, redis_url: str
 ) -> dict[str, str]:
     """The environment of a product process: this one's, `overrides`, the database and Redis
-    URLs, var/ under `workdir`, and this checkout's virtualenv first on the PATH."""
+    URLs, var/ under `workdir`, and this checkout's virtualenv first on the PATH.
+
+    The processes share one directory of metrics files under `workdir` (as `make run`'s do:
+    PROMETHEUS_MULTIPROC_DIR), so the web's /metrics serves the worker's and beat's counters
+    too; `overrides` may name another, or "" for none."""
     var = workdir / "var"
     var.mkdir(exist_ok=True)
-    return {
+    metrics = workdir / "metrics"
+    metrics.mkdir(exist_ok=True)
+    env = {
         **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
         **overrides,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "VAR_DIR": str(var),
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
+    if not env["PROMETHEUS_MULTIPROC_DIR"]:  # "": each process keeps its own metrics
+        del env["PROMETHEUS_MULTIPROC_DIR"]
+    return env
 
 
 def manage(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:
@@ -401,15 +412,19 @@ class RedisServer:
 
 class Database:
     """A fresh database: PostgreSQL when `source_url` says so (a server, its database name
-    replaced by `prefix`_<random>), else SQLite."""
+    replaced by `prefix`_<random>), else SQLite. The prefix is by default the name of
+    `source_url`'s own database (`sched_e2e` for `postgres`), so that the databases of
+    checkouts sharing one server tell whose they are."""
 
-    def __init__(self, workdir: Path, source_url: str | None, *, prefix: str = "sched_e2e"):
+    def __init__(self, workdir: Path, source_url: str | None, *, prefix: str | None = None):
         self.source_url = source_url or ""
         self.is_postgres = self.source_url.startswith(("postgres://", "postgresql://"))
         self.name: str | None = None
         if self.is_postgres:
-            self.name = f"{prefix}_{secrets.token_hex(4)}"
             parts = urlsplit(self.source_url)
+            own = parts.path.strip("/")
+            prefix = prefix or (own if own and own != "postgres" else "sched_e2e")
+            self.name = f"{prefix}_{secrets.token_hex(4)}"
             self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
             self.admin_url = urlunsplit(parts._replace(path="/postgres", query=""))
         else:
@@ -655,7 +670,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = self.path.split("?", 1)[0]
-        self.server.target._record(
+        seen = self.server.target._record(
             Received(
                 method=self.command,
                 path=path,
@@ -665,7 +680,7 @@ class _Handler(BaseHTTPRequestHandler):
                 thread=threading.current_thread().name,
             )
         )
-        status, delay = _route(path)
+        status, delay = _route(path, seen)
         if delay and self.server.stopping.wait(delay):
             return
         payload = json.dumps({"path": path, "status": status}).encode()
@@ -682,11 +697,15 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
 
-def _route(path: str) -> tuple[int, float]:
-    """/ok/... -> 200; /status/503/... -> 503; /slow/3/... -> 200 after 3 s; else 404."""
+def _route(path: str, seen: int) -> tuple[int, float]:
+    """/ok/... -> 200; /status/503/... -> 503; /slow/3/... -> 200 after 3 s;
+    /fail/5/... -> 500 to the first 5 requests of the path, then 200 (`seen`: the path's
+    requests so far, this one included); else 404."""
     parts = [p for p in path.split("/") if p]
     if parts[:1] == ["ok"]:
         return 200, 0.0
+    if parts[:1] == ["fail"] and len(parts) > 1 and parts[1].isdigit():
+        return (500 if seen <= int(parts[1]) else 200), 0.0
     if parts[:1] == ["status"] and len(parts) > 1 and parts[1].isdigit():
         return int(parts[1]), 0.0
     if parts[:1] == ["slow"] and len(parts) > 1:
@@ -712,6 +731,7 @@ class Target:
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
+        self._counts: dict[str, int] = {}  # path -> requests
         self._cond = threading.Condition()
         self._server = _TargetServer(("127.0.0.1", 0), _Handler)
         self._server.target = self
@@ -737,10 +757,13 @@ class Target:
         self._server.server_close()
         self._thread.join(5)
 
-    def _record(self, request: Received) -> None:
+    def _record(self, request: Received) -> int:
+        """Keep `request`; return how many requests its path got, this one included."""
         with self._cond:
             self.requests.append(request)
             self._cond.notify_all()
+            self._counts[request.path] = self._counts.get(request.path, 0) + 1
+            return self._counts[request.path]
 
     # -- for tests
 

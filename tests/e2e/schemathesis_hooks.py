@@ -104,12 +104,23 @@ JOB_FIELDS = {
     },
 }
 
+# Channels: their test messages are sent by the web process itself, to the same closed
+# port (a refused connection) or the local SMTP server's (refused where there is none).
+CHANNEL_FIELDS = {
+    "url": {"enum": [TARGET]},
+    "to": {"type": "array", "items": {"enum": ["ops@example.com", "a@example.org"]}},
+}
+
 
 @schemathesis.hook
 def before_load_schema(context, raw_schema: dict[str, Any]) -> None:
     schemas = raw_schema.get("components", {}).get("schemas", {})
-    for name in ("JobInput", "PatchedJobInput", "SchedulePreview"):
-        properties = schemas.get(name, {}).get("properties", {})
-        for field, shape in JOB_FIELDS.items():
-            if field in properties:
-                properties[field] = shape
+    for names, fields in (
+        (("JobInput", "PatchedJobInput", "SchedulePreview"), JOB_FIELDS),
+        (("ChannelInput", "PatchedChannelInput"), CHANNEL_FIELDS),
+    ):
+        for name in names:
+            properties = schemas.get(name, {}).get("properties", {})
+            for field, shape in fields.items():
+                if field in properties:
+                    properties[field] = shape

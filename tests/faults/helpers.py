@@ -41,6 +41,16 @@ FAULT_ENV = {
     # A frozen worker's open transaction is ended (its row locks released) after this long.
     "DB_IDLE_IN_TRANSACTION_TIMEOUT": "5",
     "LOG_LEVEL": "INFO",
+    # Notifications: quick retries; a lease a little longer than the receiver's time-out
+    # (a lease that runs out mid-send lets a second worker send it too); eight delivery
+    # threads, all of which one owner may hold.
+    "NOTIFY_BACKOFF": "0.5",
+    "NOTIFY_BACKOFF_MAX": "2",
+    "NOTIFY_REPUBLISH_AFTER": "2",
+    "NOTIFY_TIMEOUT": "4",
+    "NOTIFY_LEASE": "6",
+    "NOTIFY_THREADS": "8",
+    "NOTIFY_THREADS_PER_OWNER": "8",
 }
 LOST_AFTER = float(FAULT_ENV["LOST_AFTER"])
 REPUBLISH_AFTER = float(FAULT_ENV["REPUBLISH_AFTER"])

@@ -123,8 +123,8 @@ def test_list_shows_each_jobs_counts_in_one_query_for_the_page(api, django_asser
     for i in range(10):
         create(api, name=f"more-{i}")
     # A page of 12 jobs: the token, the user's permissions and their groups' (whether
-    # they see every job), the count, the page and the runs' counts.
-    with django_assert_max_num_queries(6):
+    # they see every job), the count, the page, the runs' counts and the `notify` rules.
+    with django_assert_max_num_queries(7):
         assert len(api.get("/api/v1/jobs").json()["results"]) == 12
 
 
