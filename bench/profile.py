@@ -191,9 +191,46 @@ def profile_processes(ctx, runs: int = 2_000, seconds: int = 12) -> dict:
     return out
 
 
-def run_all(ctx) -> dict:
-    return {
+def profile_notify(ctx, seconds: int = 60) -> dict:
+    """py-spy on the worker while the notify benchmark's jobs, a rule each, run and their
+    notifications are delivered (bench/notify.py)."""
+    from .notify import measure
+
+    folder = ctx.bench.workdir
+    spies = []
+
+    def spy(pid: int) -> None:
+        spies.append(py_spy(pid, seconds, folder / "pyspy-notify-worker-gil.txt"))
+        spies.append(py_spy(pid, seconds, folder / "pyspy-notify-worker-wall.txt", gil=False))
+
+    log(f"profile: py-spy on the worker, notify rules on every job, {seconds} s")
+    measure(ctx, rules=True, started=spy)
+    for process in spies:
+        process.wait(seconds + 30)
+    out = {}
+    for name, focus in (
+        ("notify-worker-gil", None),
+        ("notify-worker-wall", None),
+        ("notify-worker-gil-delivery", "deliver_safely (notifications/delivery.py"),
+        ("notify-worker-wall-delivery", "deliver_safely (notifications/delivery.py"),
+        ("notify-worker-gil-finish", "finish (jobs/runner.py"),
+    ):
+        raw = folder / f"pyspy-{name.removesuffix('-delivery').removesuffix('-finish')}.txt"
+        text = aggregate(raw, focus=focus) if raw.exists() else "(py-spy wrote nothing)"
+        (folder / f"profile-{name}.txt").write_text(text)
+        out[name] = text
+    ctx.quiet()
+    return out
+
+
+def run_all(ctx, selected: list[str] | None = None) -> dict:
+    if selected == ["notify"]:  # `--only notify --profile`: that profile alone
+        return {"notify": profile_notify(ctx)}
+    out = {
         "one_run": profile_one_run(ctx),
         "dispatch": profile_dispatch(ctx),
         "processes": profile_processes(ctx),
     }
+    if selected is None or "notify" in selected:
+        out["notify"] = profile_notify(ctx)
+    return out

@@ -48,6 +48,7 @@ def render(results: dict, meta: dict) -> str:
         ("e2e", _e2e),
         ("api", _api),
         ("baseline", _baseline),
+        ("notify", _notify),
     )
     for key, section in sections:
         if results.get(key):
@@ -280,6 +281,111 @@ def _baseline(base: dict) -> tuple[list[str], list[Target]]:
         "",
     ]
     return out, []
+
+
+def _notify(notify: dict) -> tuple[list[str], list[Target]]:
+    """6. End-to-end with a notify rule on every job, beside the same without rules."""
+    a, b = notify["without"], notify["with"]
+    nf = b["notifications"]
+    ratio = notify["ratio"]
+    out = [
+        f"### 6. Notifications: end-to-end with a notify rule on every job "
+        f"({_n(notify['jobs'])} HTTP jobs x {notify['fires_per_job']} fires, failing and "
+        "recovering in turn)",
+        "",
+        "| what | runs/s | ratio to no rules | worker CPU ms/run | PostgreSQL CPU ms/run "
+        "| PostgreSQL WAL bytes/run | beat CPU ms/run |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    rows = [
+        ("no rules", a["per_s"], 1.0, a),
+        ("a rule on every job, one webhook per fire", b["per_s"], ratio, b),
+    ]
+    if "per_s_until_delivered" in b:
+        rows.append(
+            (
+                "the same, timed until the last notification was delivered",
+                b["per_s_until_delivered"],
+                b["per_s_until_delivered"] / a["per_s"],
+                b.get("until_delivered", {}),
+            )
+        )
+    split = notify.get("notifier")
+    if split:
+        rows.append(
+            (
+                f"a rule on every job, delivered by a worker process of their own "
+                f"(no rules right before it: {_n(split['without_per_s'])} runs/s)",
+                split["per_s"],
+                split["ratio"],
+                split,
+            )
+        )
+    for i, (label, per_s, r, costs) in enumerate(rows):
+        bold = "**" if i == 1 else ""
+        out.append(
+            f"| {label} | {_n(per_s)} | {bold}{r:.2f}{bold} "
+            f"| {_n(costs.get('worker_cpu_ms_per_run'), 1)} "
+            f"| {_n(costs.get('pg_cpu_ms_per_run'), 1)} | {_n(costs.get('wal_bytes_per_run'))} "
+            f"| {_n(costs.get('beat_cpu_ms_per_run'), 1)} |"
+        )
+    out += [
+        "",
+        "| delivered by | notifications | delivered | pending | failed | attempts (delivered) "
+        "| posts received | delivered twice | delivered/s | run finished -> delivered "
+        "p50 / p99 / max ms | last delivered after the last run | POST p50 / p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        _notify_row("the worker of the runs", nf),
+    ]
+    if split and "notifications" in split:
+        out.append(_notify_row("a worker process of their own", split["notifications"]))
+    pairs = notify.get("pairs", [])
+    if len(pairs) > 1:
+        out += [
+            "",
+            f"Without and with rules measured {len(pairs)} times, one right after the other "
+            "(runs/s with / without = ratio): "
+            + "; ".join(
+                f"{_n(p['with_per_s'])} / {_n(p['without_per_s'])} = "
+                f"{p['with_per_s'] / p['without_per_s']:.2f}"
+                for p in pairs
+            )
+            + ". The rows above show the pair with the median ratio.",
+        ]
+    out.append("")
+    once = (
+        nf["delivered"] == nf["notifications"] == nf["successful_attempts"] == nf["hooks_received"]
+        and nf["notifications"] == b["finished"]
+    )
+    targets = [
+        (
+            "notify rule on every job: end-to-end runs/s >= 0.9 of the same without rules",
+            f"{ratio:.2f}",
+            _met(ratio >= 0.9),
+            "",
+        ),
+        (
+            "every fire's notification delivered once (delivered = attempts = posts = fires)",
+            f"{_n(nf['delivered'])} of {_n(nf['notifications'])}, {_n(nf['hooks_received'])} "
+            f"posts, {_n(b['finished'])} fires",
+            _met(once),
+            "",
+        ),
+    ]
+    return out, targets
+
+
+def _notify_row(who: str, nf: dict) -> str:
+    delay = nf["delay"]
+    return (
+        f"| {who} | {_n(nf['notifications'])} | {_n(nf['delivered'])} | {_n(nf['pending'])} "
+        f"| {_n(nf['failed'])} | {_n(nf['attempts'])} ({_n(nf['successful_attempts'])}) "
+        f"| {_n(nf['hooks_received'])} | {_n(nf['delivered_twice'])} "
+        f"| {_n(nf['delivered_per_s'])} "
+        f"| {_n(delay['p50'])} / {_n(delay['p99'])} / {_n(delay['max'])} "
+        f"| {_n(nf['last_delivered_after_last_run_s'], 1)} s "
+        f"| {_n(nf['attempt_ms']['p50'])} / {_n(nf['attempt_ms']['p99'])} |"
+    )
 
 
 def _cpu(cpu: dict, meta: dict) -> list[str]:

@@ -28,6 +28,7 @@ from .dispatch import bench_dispatch
 from .e2e import bench_e2e
 from .infra import ROOT, Bench, CpuMonitor, TargetClient
 from .lag import bench_fire_lag
+from .notify import bench_notify
 
 BENCHES = {
     "lag": bench_fire_lag,
@@ -35,6 +36,7 @@ BENCHES = {
     "e2e": bench_e2e,
     "api": bench_api,
     "baseline": bench_baseline,
+    "notify": bench_notify,
 }
 
 
@@ -115,7 +117,7 @@ def run_selected(ctx: Ctx, selected: list[str], *, with_profiles: bool, workdir:
         )
     monitor.stop()
     if with_profiles:
-        ctx.results["profile"] = profile.run_all(ctx)
+        ctx.results["profile"] = profile.run_all(ctx, selected)
         log(f"profiles written to {workdir}")
 
 

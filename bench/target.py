@@ -2,10 +2,14 @@
 
 Run as its own process (`python -m bench.target PORT`) so that its CPU does not share a
 GIL with the benchmark driver. It answers every request `200 ok` (HTTP/1.1 keep-alive)
-and records (arrival time, path); the driver reads them with:
+but those to `/flip/...`, and records (arrival time, path); the driver reads them with:
 
 - `GET /_count`: `{"count": n}`, the requests recorded so far;
-- `GET /_dump`: `[[time, path], ...]` every recorded request, and forgets them.
+- `GET /_dump`: `[[time, path], ...]` every recorded request, and forgets them (and
+  the state of the `/flip/` paths).
+
+A path under `/flip/` answers `500` and `200` in turn, `500` first: a job calling its
+own such path fails and recovers at every other fire (bench/notify.py).
 
 The arrival time is `time.time()` when the first bytes of the request came in.
 """
@@ -18,7 +22,12 @@ import sys
 import time
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+ERROR = (
+    b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n"
+    b"\r\nfail"
+)
 RECORDS: list[tuple[float, str]] = []
+FLIPS: dict[str, int] = {}  # /flip/ path -> requests answered
 
 
 def _reply_json(transport: asyncio.Transport, value) -> None:
@@ -62,6 +71,12 @@ class Recorder(asyncio.Protocol):
             elif path == "/_dump":
                 _reply_json(self.transport, RECORDS[:])
                 RECORDS.clear()
+                FLIPS.clear()
+            elif path.startswith("/flip/"):
+                RECORDS.append((arrived, path))
+                answered = FLIPS.get(path, 0)
+                FLIPS[path] = answered + 1
+                self.transport.write(OK if answered % 2 else ERROR)
             else:
                 RECORDS.append((arrived, path))
                 self.transport.write(OK)

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from jobs import metrics
 
-from . import senders
+from . import delivery_sql, pg, senders
 from .models import Channel, Delivery, Notification, NotificationStatus
 from .payloads import TEST_EVENT, body_of
 from .publish import publish_notifications
@@ -35,6 +35,7 @@ from .publish import publish_notifications
 log = logging.getLogger(__name__)
 
 _EARLY = timedelta(seconds=1)  # a message due at next_attempt_at may come a little early
+MAX_BATCH = 8  # notifications of one owner claimed together (notifications/pool.py)
 
 
 def _seconds(name: str) -> timedelta:
@@ -47,11 +48,43 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.SCHED["NOTIFY_BACKOFF_MAX"]))
 
 
+def batch_size() -> int:
+    """How many waiting notifications of one owner a delivery thread claims at once: as
+    many as one lease covers if each receiver takes its whole time-out, at most
+    MAX_BATCH."""
+    sched = settings.SCHED
+    fits = int(sched["NOTIFY_LEASE"] // max(sched["NOTIFY_TIMEOUT"], 0.001)) - 1
+    return max(1, min(MAX_BATCH, fits))
+
+
 def deliver(notification_id: str) -> str | None:
     """One attempt at a notification; its status after it, or None if it was not ours to
     try (delivered, failed, held by another worker, or not yet due)."""
+    return deliver_many([str(notification_id)]).get(str(notification_id))
+
+
+def deliver_many(notification_ids: list[str]) -> dict[str, str]:
+    """One attempt at each of these notifications, claimed together under one lease and
+    sent one after the other; the status after it of each that was ours to try."""
     now = timezone.now()
     lease = now + _seconds("NOTIFY_LEASE")
+    if pg.enabled():
+        claimed = delivery_sql.claim(notification_ids, now=now, due=now + _EARLY, lease=lease)
+    else:
+        claimed = [n for n in (_claim(i, now, lease) for i in notification_ids) if n]
+    statuses = {}
+    for notification in claimed:
+        try:
+            started = time.monotonic()
+            attempt = senders.send(notification.channel, notification.body, str(notification.id))
+            statuses[str(notification.id)] = _record(notification, attempt, started, lease)
+        except Exception:  # this one only: its lease runs out and the sweeper tries again
+            log.exception("notification delivery failed notification=%s", notification.id)
+    return statuses
+
+
+def _claim(notification_id: str, now, lease) -> Notification | None:
+    """The portable claim: take the lease, then read the notification and keep its body."""
     claimed = (
         Notification.objects.filter(
             id=notification_id,
@@ -69,19 +102,17 @@ def deliver(notification_id: str) -> str | None:
     if notification.body is None:
         notification.body = body_of(notification)
         Notification.objects.filter(id=notification.id).update(body=notification.body)
-    started = time.monotonic()
-    attempt = senders.send(notification.channel, notification.body, str(notification.id))
-    return _record(notification, attempt, started, lease)
+    return notification
 
 
-def deliver_safely(notification_id: str) -> None:
-    """`deliver` on a delivery thread: its errors are logged, the lease then runs out and
-    the sweeper tries again."""
+def deliver_safely(notification_ids: list[str]) -> None:
+    """`deliver_many` on a delivery thread: its errors are logged, the leases then run out
+    and the sweeper tries again."""
     close_old_connections()
     try:
-        deliver(notification_id)
+        deliver_many(notification_ids)
     except Exception:
-        log.exception("notification delivery failed notification=%s", notification_id)
+        log.exception("notification delivery failed notifications=%s", notification_ids)
     finally:
         close_old_connections()
 
@@ -105,6 +136,12 @@ def _record_attempt(
     notification: Notification, attempt: senders.Attempt, started: float, lease
 ) -> str:
     now = timezone.now()
+    duration_ms = int((time.monotonic() - started) * 1000)
+    if attempt.delivered and pg.enabled():
+        delivery_sql.delivered(
+            notification, now=now, status_code=attempt.status_code, ms=duration_ms
+        )
+        return NotificationStatus.DELIVERED
     mine = Notification.objects.filter(id=notification.id, status=NotificationStatus.PENDING)
     retry_at = None
     with transaction.atomic():
@@ -116,7 +153,7 @@ def _record_attempt(
             delivered=attempt.delivered,
             status_code=attempt.status_code,
             error=attempt.error[:2000],
-            duration_ms=int((time.monotonic() - started) * 1000),
+            duration_ms=duration_ms,
         )
         if attempt.delivered:
             mine.update(

@@ -3,24 +3,67 @@
 `on_fires_ended` listens to jobs.signals.fires_ended: for each fire that ended, the rules
 that match its job (the job's own, then its owner's for all jobs or for its product and
 group) say which events go to which channel. One notification per channel and event of a
-fire, however many rules name that channel. They are published to the `notifications`
-queue once the transaction commits; if that publish is lost, the sweeper publishes them
-again (notifications/delivery.py).
+fire, however many rules name that channel. Once the transaction commits they go to the
+`notifications` queue, or straight to the delivery threads of a worker that consumes it
+(notifications/publish.py); if that is lost, the sweeper publishes them again
+(notifications/delivery.py).
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from jobs.models import Event
+from jobs.pgarray import array_literal
 from jobs.signals import FireEnd
 
+from . import pg
 from .models import Notification, Rule
-from .publish import publish_notifications
+from .publish import wake
+
+# Every fire's end runs RULES_SQL, rules or none, and INSERT_SQL when one matches: both
+# prepared once per connection (notifications/pg.py), where the ORM compiled each anew
+# (docs/benchmarks.md, "Notifications").
+RULES_SQL = """
+SELECT r.channel_id, c.owner_id, r.job_id, r.owner_id, r.product, r."group", r."on",
+       r.every_failure
+FROM notifications_rule AS r JOIN notifications_channel AS c ON c.id = r.channel_id
+WHERE r.job_id = ANY(%(jobs)s::uuid[])
+   OR (r.job_id IS NULL AND r.owner_id = ANY(%(owners)s::integer[]))
+ORDER BY r.created_at, r.id
+"""
+
+# The model's defaults for a new notification (pending, no attempt yet, due now).
+INSERT_SQL = """
+INSERT INTO notifications_notification
+    (id, channel_id, event, job_id, run_id, status, attempts, next_attempt_at, queued_at,
+     last_error, created_at)
+SELECT i.id, i.channel_id, i.event, i.job_id, i.run_id, 'pending', 0, %(now)s, %(now)s, '',
+       %(now)s
+FROM unnest(%(ids)s::uuid[], %(channels)s::uuid[], %(events)s::text[], %(jobs)s::uuid[],
+            %(runs)s::uuid[]) AS i(id, channel_id, event, job_id, run_id)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """What the outbox reads of a rule, and its channel's owner."""
+
+    channel_id: uuid.UUID
+    channel_owner_id: int
+    job_id: uuid.UUID | None
+    owner_id: int
+    product: str
+    group: str
+    on: list[str]
+    every_failure: bool
 
 
 def on_fires_ended(sender, ends: list[FireEnd], **kwargs) -> None:
@@ -28,45 +71,87 @@ def on_fires_ended(sender, ends: list[FireEnd], **kwargs) -> None:
     if not rules:
         return
     now = timezone.now()
-    notifications: dict[tuple, Notification] = {}
+    # (channel, event, run) -> the new notification's (id, job)
+    notifications: dict[tuple, tuple] = {}
     for end in ends:
         for rule in _matching(rules, end):
             for event in end.events:
                 if _sends(rule, event, end):
                     key = (rule.channel_id, event, end.run_id)
-                    notifications.setdefault(
-                        key,
-                        Notification(
-                            channel_id=rule.channel_id,
-                            event=event,
-                            job_id=end.job_id,
-                            run_id=end.run_id,
-                            next_attempt_at=now,
-                            queued_at=now,
-                        ),
-                    )
+                    notifications.setdefault(key, (uuid.uuid4(), end.job_id))
     if notifications:
-        created = Notification.objects.bulk_create(notifications.values())
-        owners = dict(_channel_owners(rules))
-        items = [(n.id, owners[n.channel_id]) for n in created]
-        transaction.on_commit(lambda: publish_notifications(items))
+        _insert(notifications, now)
+        owners = {rule.channel_id: rule.channel_owner_id for rule in rules}
+        items = [(nid, owners[key[0]]) for key, (nid, _) in notifications.items()]
+        transaction.on_commit(lambda: wake(items))
 
 
-def _rules_for(ends: list[FireEnd]) -> list[Rule]:
+def _insert(notifications: dict[tuple, tuple], now) -> None:
+    """Write the new notifications, pending and due now (their message goes at commit)."""
+    if not pg.enabled():
+        Notification.objects.bulk_create(
+            Notification(
+                id=nid,
+                channel_id=channel_id,
+                event=event,
+                job_id=job_id,
+                run_id=run_id,
+                next_attempt_at=now,
+                queued_at=now,
+            )
+            for (channel_id, event, run_id), (nid, job_id) in notifications.items()
+        )
+        return
+    keys, values = list(notifications), list(notifications.values())
+    params = {
+        "ids": array_literal(nid for nid, _ in values),
+        "channels": array_literal(channel_id for channel_id, _, _ in keys),
+        "events": array_literal(event for _, event, _ in keys),
+        "jobs": array_literal(job_id for _, job_id in values),
+        "runs": array_literal(run_id for _, _, run_id in keys),
+        "now": now,
+    }
+    with pg.cursor() as cur:
+        pg.execute(cur, INSERT_SQL, params)
+
+
+def _rules_for(ends: list[FireEnd]) -> list[_Rule]:
     """The rules that may match these fires: one query, on the rules' partial indexes."""
     wanted = [end for end in ends if end.events]
     if not wanted:
         return []
     job_ids = {end.job_id for end in wanted}
     owner_ids = {end.owner_id for end in wanted}
-    return list(
-        Rule.objects.filter(
-            Q(job_id__in=job_ids) | Q(job__isnull=True, owner_id__in=owner_ids)
-        ).select_related("channel")
-    )
+    if pg.enabled():
+        params = {"jobs": array_literal(job_ids), "owners": array_literal(owner_ids)}
+        with pg.cursor() as cur:
+            pg.execute(cur, RULES_SQL, params)
+            rows = cur.fetchall()
+        return [_Rule(*row[:6], _json(row[6]), row[7]) for row in rows]
+    rules = Rule.objects.filter(
+        Q(job_id__in=job_ids) | Q(job__isnull=True, owner_id__in=owner_ids)
+    ).select_related("channel")
+    return [
+        _Rule(
+            rule.channel_id,
+            rule.channel.owner_id,
+            rule.job_id,
+            rule.owner_id,
+            rule.product,
+            rule.group,
+            rule.on,
+            rule.every_failure,
+        )
+        for rule in rules
+    ]
 
 
-def _matching(rules: list[Rule], end: FireEnd) -> Iterable[Rule]:
+def _json(value):
+    # Django's psycopg set-up hands jsonb over as text, for its fields to parse.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _matching(rules: list[_Rule], end: FireEnd) -> Iterable[_Rule]:
     for rule in rules:
         if rule.job_id is not None:
             if rule.job_id == end.job_id:
@@ -79,7 +164,7 @@ def _matching(rules: list[Rule], end: FireEnd) -> Iterable[Rule]:
             yield rule
 
 
-def _sends(rule: Rule, event: str, end: FireEnd) -> bool:
+def _sends(rule: _Rule, event: str, end: FireEnd) -> bool:
     """A rule sends the events it lists; `failure` only for the first failed fire in a
     row, unless the rule asks for every one. `paused` also goes to a rule that hears
     failures: the job stopped because of them, and a streak's later failures are silent."""
@@ -90,8 +175,3 @@ def _sends(rule: Rule, event: str, end: FireEnd) -> bool:
     if event == Event.FAILURE and end.failures > 1:
         return rule.every_failure
     return True
-
-
-def _channel_owners(rules: list[Rule]) -> Iterable[tuple]:
-    for rule in rules:
-        yield rule.channel_id, rule.channel.owner_id

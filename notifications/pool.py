@@ -4,6 +4,9 @@ Deliveries never take a run's thread: they have a pool of their own (NOTIFY_THRE
 worker process), and one owner holds at most NOTIFY_THREADS_PER_OWNER of them at once, so
 an owner whose receiver hangs until the time-out slows their own notifications only. The
 others of that owner wait here, in order, unclaimed (the database still says pending).
+A thread that frees up takes up to `batch` of its owner's waiting ones at once: they are
+claimed together (notifications/delivery.py), and an owner with a backlog pays a claim
+per batch instead of one per notification.
 
 A notification waits here once: the sweeper publishes again every pending notification
 not published for NOTIFY_REPUBLISH_AFTER, those waiting behind a hanging receiver too
@@ -24,20 +27,39 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 
+from .delivery import batch_size, deliver_safely
+
 log = logging.getLogger(__name__)
 
 
+def _call_each(items: list[Callable[[], None]]) -> None:
+    for work in items:
+        work()
+
+
 class FairPool:
-    def __init__(self, threads: int, per_owner: int) -> None:
+    """Calls `handler` with lists of at most `batch` items of one owner, on `threads`
+    threads, at most `per_owner` of them for one owner at once. By default the items are
+    callables, called one after the other."""
+
+    def __init__(
+        self,
+        threads: int,
+        per_owner: int,
+        handler: Callable[[list], None] = _call_each,
+        batch: int = 1,
+    ) -> None:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="notify")
         self._per_owner = max(1, per_owner)
+        self._handler = handler
+        self._batch = max(1, batch)
         self._lock = threading.Lock()
         self._running: dict[object, int] = {}
-        self._waiting: dict[object, deque[tuple[object, Callable[[], None]]]] = {}
-        self._not_started: set = set()  # the keys of work submitted and not started yet
+        self._waiting: dict[object, deque[tuple[object, object]]] = {}
+        self._not_started: set = set()  # the keys of items submitted and not started yet
 
-    def submit(self, owner, work: Callable[[], None], key=None) -> None:
-        """Run `work` on the owner's share of the threads; dropped if work of the same
+    def submit(self, owner, item, key=None) -> None:
+        """Hand `item` to the owner's share of the threads; dropped if an item of the same
         `key` (a notification id) is already waiting to start."""
         with self._lock:
             if key is not None:
@@ -45,16 +67,17 @@ class FairPool:
                     return
                 self._not_started.add(key)
             if self._running.get(owner, 0) >= self._per_owner:
-                self._waiting.setdefault(owner, deque()).append((key, work))
+                self._waiting.setdefault(owner, deque()).append((key, item))
                 return
             self._running[owner] = self._running.get(owner, 0) + 1
-        self._executor.submit(self._run, owner, key, work)
+        self._executor.submit(self._run, owner, [(key, item)])
 
-    def _run(self, owner, key, work: Callable[[], None]) -> None:
+    def _run(self, owner, batch: list[tuple[object, object]]) -> None:
         with self._lock:
-            self._not_started.discard(key)
+            for key, _ in batch:
+                self._not_started.discard(key)
         try:
-            work()
+            self._handler([item for _, item in batch])
         except Exception:
             log.exception("delivery thread error")
         with self._lock:
@@ -65,9 +88,9 @@ class FairPool:
                 if not self._running[owner]:
                     del self._running[owner]
                 return
-            key, work = waiting.popleft()
-        # The owner's next goes behind what other owners queued meanwhile.
-        self._executor.submit(self._run, owner, key, work)
+            batch = [waiting.popleft() for _ in range(min(self._batch, len(waiting)))]
+        # The owner's next go behind what other owners queued meanwhile.
+        self._executor.submit(self._run, owner, batch)
 
     def idle(self) -> bool:
         with self._lock:
@@ -85,6 +108,11 @@ def delivery_pool() -> FairPool:
     with _lock:
         if _pool is None or _pool_pid != os.getpid():
             sched = settings.SCHED
-            _pool = FairPool(sched["NOTIFY_THREADS"], sched["NOTIFY_THREADS_PER_OWNER"])
+            _pool = FairPool(
+                sched["NOTIFY_THREADS"],
+                sched["NOTIFY_THREADS_PER_OWNER"],
+                deliver_safely,
+                batch_size(),
+            )
             _pool_pid = os.getpid()
         return _pool

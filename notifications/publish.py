@@ -3,12 +3,20 @@
 The owner rides along so that a worker shares its delivery threads fairly between owners
 before it reads anything (notifications/pool.py). A lost message loses nothing: the
 sweeper publishes again what stays pending (notifications/delivery.py).
+
+New notifications made by a worker that consumes the queue itself (the outbox of the runs
+it finishes) skip the broker: `wake` hands them to its own delivery threads, as the
+message would have once a Celery thread took it. A Celery thread is not free for that
+while the worker has a backlog of runs (each holds a message of runs until they end), so
+a message would wait behind every run due before it; and the message costs a publish and
+a task. If the process dies before delivering them, the sweeper publishes them again, as
+it does a lost message.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from celery import current_app
@@ -18,6 +26,26 @@ log = logging.getLogger(__name__)
 DELIVER = "notifications.deliver"  # args: [[notification id, owner id], ...]
 QUEUE = "notifications"
 CHUNK = 100  # notifications per message
+
+# This process's delivery threads, when it is a worker that consumes QUEUE (set at its
+# start: schedsite/celery.py); None: new notifications go through the broker.
+_here: Callable[[Sequence[tuple]], None] | None = None
+
+
+def deliver_here(handler: Callable[[Sequence[tuple]], None] | None) -> None:
+    """Hand the notifications this process makes to `handler` from now on (None: publish
+    them)."""
+    global _here
+    _here = handler
+
+
+def wake(items: Sequence[tuple]) -> None:
+    """New notifications, committed: to this process's delivery threads if it has them,
+    else a message."""
+    if _here is not None:
+        _here(items)
+    else:
+        publish_notifications(items)
 
 
 def publish_notifications(items: Sequence[tuple], *, eta: datetime | None = None) -> int:

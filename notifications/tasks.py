@@ -1,10 +1,11 @@
-"""The worker's entry point for notifications: hand them to the delivery threads."""
+"""The worker's entry points for notifications: hand them to the delivery threads."""
+
+from collections.abc import Sequence
 
 from celery import shared_task
 
-from .delivery import deliver_safely
 from .pool import delivery_pool
-from .publish import DELIVER
+from .publish import DELIVER, deliver_here
 
 
 @shared_task(name=DELIVER, ignore_result=True)
@@ -12,6 +13,17 @@ def deliver(items: list[list]) -> None:
     """Queue each (notification id, owner id) on this process's delivery threads and return
     at once: a message never holds a Celery thread while a receiver is slow. Nothing is
     lost if this process dies first: the sweeper publishes pending notifications again."""
+    submit(items)
+
+
+def submit(items: Sequence[Sequence]) -> None:
     pool = delivery_pool()
     for notification_id, owner_id in items:
-        pool.submit(owner_id, lambda nid=notification_id: deliver_safely(nid), key=notification_id)
+        notification_id = str(notification_id)
+        pool.submit(owner_id, notification_id, key=notification_id)
+
+
+def deliver_in_this_process() -> None:
+    """From now on the notifications this process makes go to its own delivery threads
+    (notifications/publish.py): called at the start of a worker that consumes the queue."""
+    deliver_here(submit)

@@ -138,6 +138,18 @@ def _serve_beat_metrics(sender=None, **kwargs) -> None:
     exposition.serve("beat")
 
 
+@worker_ready.connect
+def _deliver_notifications_here(sender=None, **kwargs) -> None:
+    """A worker that delivers notifications delivers those of the runs it finishes on its
+    own delivery threads, without a message (notifications/publish.py)."""
+    from notifications.publish import QUEUE
+
+    if QUEUE in _consumed_queues(sender):
+        from notifications.tasks import deliver_in_this_process
+
+        deliver_in_this_process()
+
+
 class RedisChannel(kombu_redis.Channel):
     """kombu's Redis channel, failing with a connection error once its connection is gone.
 

@@ -1,0 +1,155 @@
+"""A delivery's database work on PostgreSQL: two statements before the sends, one after each.
+
+The ORM path of notifications/delivery.py takes six round trips and three commits per
+delivered notification (claim, read, write the body; insert the attempt, mark it
+delivered, commit), each statement compiled anew. At one notification per fire that was
+most of a delivery's cost (docs/benchmarks.md, "Notifications"). Here, for the
+notifications of one owner a delivery thread took together (notifications/pool.py):
+
+- read: the notifications with their channel, job and run, those still pending;
+- claim: take the lease, count the attempt and keep the body (the one already kept, or
+  the one made from the read) in one conditional UPDATE: a notification it leaves out is
+  held by another worker, or no longer pending or due; the body it returns is the one
+  sent;
+- delivered: the attempt's Delivery row and the notification marked delivered, in one
+  statement (so in one transaction).
+
+The statements are prepared once per connection (notifications/pg.py). A failed attempt
+(backoff, give up) takes the ORM path, and so does every other database.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+
+from jobs.models import Job, Run
+from jobs.pgarray import array_literal
+
+from .models import Channel, Notification
+from .payloads import body_of
+from .pg import cursor, execute
+
+READ_SQL = """
+SELECT n.id, n.event, n.job_id, n.run_id, n.created_at, n.body,
+       c.id, c.owner_id, c.name, c.kind, c.url, c."to", c.secret,
+       j.name, j.product, j."group", j.status, j.health, j.consecutive_failures,
+       r.status, r.attempt, r.due_at, r.finished_at, r.error
+FROM notifications_notification AS n
+JOIN notifications_channel AS c ON c.id = n.channel_id
+LEFT JOIN jobs_job AS j ON j.id = n.job_id
+LEFT JOIN jobs_run AS r ON r.id = n.run_id
+WHERE n.id = ANY(%(ids)s::uuid[]) AND n.status = 'pending' AND n.next_attempt_at <= %(due)s
+"""
+
+CLAIM_SQL = """
+UPDATE notifications_notification AS n
+SET leased_until = %(lease)s, attempts = n.attempts + 1, body = COALESCE(n.body, i.body)
+FROM unnest(%(ids)s::uuid[], %(bodies)s::jsonb[]) AS i(id, body)
+WHERE n.id = i.id AND n.status = 'pending' AND n.next_attempt_at <= %(due)s
+  AND (n.leased_until IS NULL OR n.leased_until < %(now)s)
+RETURNING n.id, n.attempts, n.body
+"""
+
+DELIVERED_SQL = """
+WITH attempt AS (
+    INSERT INTO notifications_delivery
+        (notification_id, channel_id, attempt, at, delivered, status_code, error, duration_ms)
+    VALUES (%(id)s, %(channel)s, %(attempt)s, %(now)s, true, %(status_code)s, '', %(ms)s)
+)
+UPDATE notifications_notification
+SET status = 'delivered', delivered_at = %(now)s, leased_until = NULL, last_error = ''
+WHERE id = %(id)s AND status = 'pending'
+"""
+
+
+def _json(value):
+    # Django's psycopg set-up hands jsonb over as text, for its fields to parse.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def claim(ids: list[str], *, now: datetime, due: datetime, lease: datetime) -> list:
+    """Of these notifications, those pending and due by `due`, leased to this worker
+    until `lease` with their attempt counted and their body kept, in the order given; the
+    others are not ours to try."""
+    with cursor() as cur:
+        execute(cur, READ_SQL, {"ids": array_literal(ids), "due": due})
+        read = {row[0]: _notification(row) for row in cur.fetchall()}
+        if not read:
+            return []
+        params = {
+            "ids": array_literal(read),
+            "bodies": array_literal(json.dumps(n.body or body_of(n)) for n in read.values()),
+            "lease": lease,
+            "due": due,
+            "now": now,
+        }
+        execute(cur, CLAIM_SQL, params)
+        claimed = {row[0]: row[1:] for row in cur.fetchall()}
+    out = []
+    for notification_id in ids:
+        key = uuid.UUID(str(notification_id))
+        if key in claimed:
+            notification = read[key]
+            notification.attempts, body = claimed[key]
+            notification.body = _json(body)
+            out.append(notification)
+    return out
+
+
+def delivered(notification: Notification, *, now: datetime, status_code, ms: int) -> None:
+    """Record a delivered attempt and mark its notification delivered."""
+    params = {
+        "id": notification.id,
+        "channel": notification.channel_id,
+        "attempt": notification.attempts,
+        "now": now,
+        "status_code": status_code,
+        "ms": ms,
+    }
+    with cursor() as cur:
+        execute(cur, DELIVERED_SQL, params)
+
+
+def _notification(row) -> Notification:
+    """The model objects delivery.py and payloads.py read, from READ_SQL's row."""
+    notification_id, event, job_id, run_id, created_at, body = row[:6]
+    channel_id, owner_id, name, kind, url, to, secret = row[6:13]
+    notification = Notification(
+        id=notification_id,
+        channel=Channel(
+            id=channel_id,
+            owner_id=owner_id,
+            name=name,
+            kind=kind,
+            url=url,
+            to=_json(to),
+            secret=secret,
+        ),
+        event=event,
+        body=_json(body),
+        created_at=created_at,
+    )
+    if job_id is not None:
+        name, product, group, status, health, failures = row[13:19]
+        notification.job = Job(
+            id=job_id,
+            name=name,
+            product=product,
+            group=group,
+            status=status,
+            health=health,
+            consecutive_failures=failures,
+        )
+    if run_id is not None:
+        status, attempt, due_at, finished_at, error = row[19:24]
+        notification.run = Run(
+            id=run_id,
+            status=status,
+            attempt=attempt,
+            due_at=due_at,
+            finished_at=finished_at,
+            error=error,
+        )
+    return notification
