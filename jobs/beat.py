@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from django.conf import settings
 from django.db import close_old_connections
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from dashboard import rollup
 from notifications import sweeper as notification_sweeper
 
 from . import reaper
@@ -34,9 +36,11 @@ class DispatchingScheduler(DatabaseScheduler):
     """
 
     _next_reap: float = 0.0
+    _rollup: threading.Thread | None = None
 
     def tick(self, *args, **kwargs) -> float:
         interval = super().tick(*args, **kwargs)
+        self._start_rollup()
         try:
             planned = dispatch()
             if planned:
@@ -46,6 +50,13 @@ class DispatchingScheduler(DatabaseScheduler):
             close_old_connections()
         self._reap_when_due()
         return min(interval, settings.SCHED["DISPATCH_INTERVAL"])
+
+    def _start_rollup(self) -> None:
+        """The dashboard's rollup runs beside the tick, in a thread of its own: a pass
+        reads a few minutes of runs, which the planning of fires never waits for."""
+        every = settings.SCHED["ROLLUP_INTERVAL"]
+        if self._rollup is None and every > 0:
+            self._rollup = rollup.start_thread(every)
 
     def _reap_when_due(self) -> None:
         now = time.monotonic()
