@@ -34,8 +34,8 @@ STATUS_COLOURS = {
 P50_COLOUR, P99_COLOUR = "#1c7ed6", "#f08c00"
 GRID, AXIS_TEXT = "#e9ecef", "#868e96"
 
-W, H = 880, 220  # the viewBox of the time charts; they scale to their box's width
-LEFT, RIGHT, TOP, BOTTOM = 52, 12, 12, 26
+W, H = 640, 230  # the viewBox of the time charts; they scale to their box's width
+LEFT, RIGHT, TOP, BOTTOM = 48, 10, 12, 26
 
 
 def colour(status: str) -> str:
@@ -66,9 +66,15 @@ def nice_ceiling(value: float) -> float:
     return 10 * power
 
 
-def _svg(width: float, height: float, label: str, body: list[str], cls: str) -> SafeString:
+def _svg(
+    width: float, height: float, label: str, body: list[str], cls: str, natural: bool = False
+) -> SafeString:
+    """An <svg> that scales to its box's width, or keeps its own size (`natural`, for rows
+    of text and dots, narrower than the box)."""
+    size = f' width="{_num(width)}" height="{_num(height)}"' if natural else ""
     return mark_safe(
-        f'<svg class="chart {cls}" viewBox="0 0 {_num(width)} {_num(height)}" role="img"'
+        f'<svg class="chart {cls}{" natural" if natural else ""}"{size}'
+        f' viewBox="0 0 {_num(width)} {_num(height)}" role="img"'
         f' aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
         + "".join(body)
         + "</svg>"
@@ -204,7 +210,7 @@ def fire_lag(buckets, seconds: int, label: str) -> SafeString:
 def durations_by_job(rows, label: str) -> SafeString:
     """Horizontal bars, one row a job: p50 solid, p95 the lighter bar behind it.
     `rows`: (name, link, Durations)."""
-    row_h, name_w, width = 28, 210, W
+    row_h, name_w, width = 28, 210, 880
     height = row_h * len(rows) + 8
     top_s = nice_ceiling(max((d.p95 for _, _, d in rows), default=0) * 1000) / 1000
     span = width - name_w - 150
@@ -228,7 +234,7 @@ def durations_by_job(rows, label: str) -> SafeString:
             f'<text x="{_num(name_w + max(p95_w, 1) + 8)}" y="{y + 18}" class="value">'
             f"{escape(text)}</text></g>"
         )
-    return _svg(width, height, label, body, "durations-chart")
+    return _svg(width, height, label, body, "durations-chart", natural=True)
 
 
 def _short(text: str, length: int) -> str:
@@ -259,7 +265,7 @@ def run_dots(runs, link_of, label: str) -> SafeString:
             f"<title>{escape(text)}</title>"
             f'<circle cx="{_num(cx)}" cy="{_num(cy)}" r="{r}" fill="{colour(run.status)}"/></a>'
         )
-    return _svg(width, height, label, body, "dots-chart")
+    return _svg(width, height, label, body, "dots-chart", natural=True)
 
 
 def run_seconds(run) -> float | None:
@@ -301,37 +307,57 @@ def duration_trend(runs, label: str) -> SafeString:
     return _svg(W, H, label, body, "trend-chart")
 
 
+# Steps between the timeline's ticks (seconds): the first that makes at most 6 of them.
+TICK_STEPS = (10, 30, 60, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
+TIMELINE_W, LATER_W = 1280, 90
+
+
 def fire_timeline(fires, now: datetime, link_of, label: str) -> SafeString:
-    """Upcoming fires on a time axis from now: `fires` are (job, moment), soonest first."""
-    height, lanes = 96, 4
-    horizon = max(((fires[-1][1] - now).total_seconds() if fires else 0) * 1.05, 60)
-    span = W - LEFT - RIGHT
+    """Upcoming fires on a time axis from now: `fires` are (job, moment), soonest first.
+
+    The axis spans most of the fires (the 80th percentile, from 1 minute up); fires past it
+    sit in a `later` column at its end, so one daily job does not squeeze the others."""
+    height, lanes = 100, 4
+    ahead = [max((moment - now).total_seconds(), 0) for _, moment in fires]
+    typical = ahead[int(0.8 * (len(ahead) - 1))] if ahead else 0
+    horizon = max(typical * 1.2, 60)
+    step = next((s for s in TICK_STEPS if horizon / s <= 6), TICK_STEPS[-1])
+    end = TIMELINE_W - RIGHT - LATER_W
+    span, axis_y = end - LEFT, height - 30
     body = [
-        f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{height - 26}" y2="{height - 26}"'
-        f' stroke="#ced4da"/>'
+        f'<line x1="{LEFT}" x2="{end}" y1="{axis_y}" y2="{axis_y}" stroke="#ced4da"/>',
+        f'<line x1="{end + 20}" x2="{TIMELINE_W - RIGHT}" y1="{axis_y}" y2="{axis_y}"'
+        f' stroke="#ced4da" stroke-dasharray="3 3"/>'
+        f'<text x="{end + 20 + (LATER_W - 20) / 2}" y="{height - 10}" text-anchor="middle"'
+        f' class="tick">later</text>',
     ]
-    for k in range(6):
-        x = LEFT + span * k / 5
-        moment = horizon * k / 5
+    tick = 0
+    while tick <= horizon:
+        x = LEFT + span * tick / horizon
+        text = "now" if tick == 0 else "+" + duration_text(tick)
         body.append(
-            f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{height - 30}" y2="{height - 22}"'
-            f' stroke="#ced4da"/><text x="{_num(x)}" y="{height - 8}" text-anchor="middle"'
-            f' class="tick">{"now" if k == 0 else "+" + escape(duration_text(round(moment)))}'
-            "</text>"
+            f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{axis_y - 4}" y2="{axis_y + 4}"'
+            f' stroke="#adb5bd"/><text x="{_num(x)}" y="{height - 10}" text-anchor="middle"'
+            f' class="tick">{escape(text)}</text>'
         )
+        tick += step
     last_x = [-100.0] * lanes
-    for job, moment in fires:
-        x = LEFT + span * max((moment - now).total_seconds(), 0) / horizon
+    for (job, moment), seconds in zip(fires, ahead, strict=True):
+        if seconds <= horizon:
+            x = LEFT + span * seconds / horizon
+        else:
+            x = end + 20 + (LATER_W - 20) / 2
         lane = next((i for i in range(lanes) if x - last_x[i] >= 12), lanes - 1)
         last_x[lane] = x
-        y = height - 38 - lane * 14
+        y = axis_y - 12 - lane * 14
         name = job.name or str(job.id)
+        paint = colour("failed") if job.health == "failing" else colour("running")
         body.append(
             f'<a href="{escape(link_of(job))}" class="fire"'
             f"{_attrs(data_job=str(job.id), data_at=moment.isoformat())}>"
             f"<title>{escape(name)}: {escape(relative_text(moment, now))}"
             f" ({moment:%H:%M:%S} UTC)</title>"
-            f'<circle cx="{_num(x)}" cy="{_num(y)}" r="5" fill="{colour("running")}"'
-            f' fill-opacity="0.85"/></a>'
+            f'<circle cx="{_num(x)}" cy="{_num(y)}" r="5.5" fill="{paint}"'
+            f' fill-opacity="0.9" stroke="#fff"/></a>'
         )
-    return _svg(W, height, label, body, "timeline-chart")
+    return _svg(TIMELINE_W, height, label, body, "timeline-chart")

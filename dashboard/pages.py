@@ -11,7 +11,7 @@ from jobs import timing
 from jobs.access import sees_all_jobs
 from jobs.models import Job, JobStatus, RunStatus
 
-from . import charts, selectors
+from . import charts, histogram, selectors
 from .queues import queue_depths
 from .selectors import SPANS
 from .workers import workers_alive
@@ -21,6 +21,7 @@ SPAN_TITLES = {
     "day": "last day, per 15 minutes",
     "week": "last week, per hour",
 }
+SPAN_NAMES = {"hour": "the last hour", "day": "the last day", "week": "the last week"}
 NEXT_FIRES = 10  # a job page's next fire times
 
 
@@ -46,12 +47,13 @@ def overview(user, span: str, now: datetime | None = None) -> dict:
     totals = {
         status: sum(b.counts.get(status, 0) for b in series) for status in charts.STATUS_COLOURS
     }
-    last_lag = next((b for b in reversed(series) if b.p99_ms is not None), None)
+    lags = histogram.merge(b.lag for b in series)
     return {
         "now": now,
         "span": span,
         "spans": list(SPANS),
         "span_title": SPAN_TITLES[span],
+        "span_name": SPAN_NAMES[span],
         "operator": operator,
         "runs_chart": charts.runs_by_status(
             series, seconds, f"Runs by outcome, {SPAN_TITLES[span]}"
@@ -60,7 +62,7 @@ def overview(user, span: str, now: datetime | None = None) -> dict:
         "legend": [(s, charts.colour(s), n) for s, n in totals.items() if n],
         "runs_total": sum(totals.values()),
         "failed_total": sum(n for s, n in totals.items() if s in _FAILED),
-        "last_lag": last_lag,
+        "lag_p99_ms": histogram.percentile(lags, 0.99),
         "failing": failing,
         "failing_total": failing_total,
         "upcoming": upcoming,
@@ -89,13 +91,14 @@ _FAILED = {
 }
 
 
-def job_page(job: Job, now: datetime | None = None) -> dict:
+def job_page(user, job: Job, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     runs = selectors.job_runs(job)
     took = [t for run in runs if (t := charts.run_seconds(run)) is not None]
     return {
         "now": now,
         "job": job,
+        "operator": sees_all_jobs(user),
         "runs": list(reversed(runs))[:25],
         "runs_shown": len(runs),
         "dots": charts.run_dots(runs, run_link, f"The last {len(runs)} runs"),

@@ -8,6 +8,7 @@ their own rollup rows.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -27,7 +28,7 @@ from .rollup import floor_to
 SPANS = {"hour": (MINUTE, 60), "day": (QUARTER, 96), "week": (HOUR, 168)}
 FAILING_SHOWN = 20
 UPCOMING_SHOWN = 20
-RECENT_SHOWN = 25
+RECENT_SHOWN = 20
 RECENT_WITHIN = timedelta(days=1)  # the recent runs list reads runs due this recently
 DURATION_JOBS = 10  # jobs in the overview's durations chart
 DURATION_RUNS = 50  # last runs per job its duration percentiles are read from
@@ -46,6 +47,7 @@ class Bucket:
     total: int = 0
     p50_ms: float | None = None
     p99_ms: float | None = None
+    lag: Counter = field(default_factory=Counter)  # the histogram (dashboard.histogram)
 
 
 def run_series(user, span: str, now: datetime) -> list[Bucket]:
@@ -67,9 +69,9 @@ def run_series(user, span: str, now: datetime) -> list[Bucket]:
             continue
         if status == TOTAL:
             bucket.total = n
-            lags = histogram.merge([lag])
-            bucket.p50_ms = histogram.percentile(lags, 0.5)
-            bucket.p99_ms = histogram.percentile(lags, 0.99)
+            bucket.lag = histogram.merge([lag])
+            bucket.p50_ms = histogram.percentile(bucket.lag, 0.5)
+            bucket.p99_ms = histogram.percentile(bucket.lag, 0.99)
         elif n:
             bucket.counts[status] = n
     return list(buckets.values())

@@ -62,7 +62,7 @@ def job(request, job_id):
     found = selectors.visible_job(request.user, job_id)
     if found is None:
         raise Http404("No such job.")
-    return render(request, "dashboard/job.html", pages.job_page(found))
+    return render(request, "dashboard/job.html", pages.job_page(request.user, found))
 
 
 @require_POST

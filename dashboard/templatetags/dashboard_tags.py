@@ -6,7 +6,7 @@ from django import template
 from django.utils import timezone
 
 from ..charts import run_seconds
-from ..formats import duration_text, relative_text
+from ..formats import duration_text, ms_text, relative_text
 
 register = template.Library()
 
@@ -39,3 +39,8 @@ def relative(moment) -> str:
 def words(value) -> str:
     """`timed_out` -> `timed out`."""
     return str(value).replace("_", " ")
+
+
+@register.filter
+def milliseconds(value) -> str:
+    return ms_text(value)

@@ -192,6 +192,7 @@ def test_a_pass_does_nothing_while_another_beat_holds_the_lock(users):
         other.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
         assert rollup(NOW) == 0
         assert not RunBucket.objects.exists()
+        other.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
     finally:
         other.close()
     caught_up()
