@@ -307,46 +307,41 @@ def duration_trend(runs, label: str) -> SafeString:
     return _svg(W, H, label, body, "trend-chart")
 
 
-# Steps between the timeline's ticks (seconds): the first that makes at most 6 of them.
-TICK_STEPS = (10, 30, 60, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
-TIMELINE_W, LATER_W = 1280, 90
+# The timeline's ticks (seconds ahead); its axis is logarithmic from SOON on.
+TIMELINE_TICKS = (0, 10, 60, 600, 3600, 6 * 3600, 86400, 7 * 86400)
+TIMELINE_W, SOON = 1280, 5.0  # viewBox width; seconds the axis treats as "now"
 
 
 def fire_timeline(fires, now: datetime, link_of, label: str) -> SafeString:
     """Upcoming fires on a time axis from now: `fires` are (job, moment), soonest first.
 
-    The axis spans most of the fires (the 80th percentile, from 1 minute up); fires past it
-    sit in a `later` column at its end, so one daily job does not squeeze the others."""
+    The axis is logarithmic (now, +10 s, +1 min, +10 min, +1 h, ...) up to the last fire, so
+    fires seconds away and a daily job's fire hours away are all told apart."""
     height, lanes = 100, 4
     ahead = [max((moment - now).total_seconds(), 0) for _, moment in fires]
-    typical = ahead[int(0.8 * (len(ahead) - 1))] if ahead else 0
-    horizon = max(typical * 1.2, 60)
-    step = next((s for s in TICK_STEPS if horizon / s <= 6), TICK_STEPS[-1])
-    end = TIMELINE_W - RIGHT - LATER_W
-    span, axis_y = end - LEFT, height - 30
+    horizon = max(max(ahead, default=0), 60)
+    span, axis_y = TIMELINE_W - LEFT - RIGHT - 30, height - 30
+
+    def x_of(seconds: float) -> float:
+        return LEFT + span * math.log1p(seconds / SOON) / math.log1p(horizon / SOON)
+
     body = [
-        f'<line x1="{LEFT}" x2="{end}" y1="{axis_y}" y2="{axis_y}" stroke="#ced4da"/>',
-        f'<line x1="{end + 20}" x2="{TIMELINE_W - RIGHT}" y1="{axis_y}" y2="{axis_y}"'
-        f' stroke="#ced4da" stroke-dasharray="3 3"/>'
-        f'<text x="{end + 20 + (LATER_W - 20) / 2}" y="{height - 10}" text-anchor="middle"'
-        f' class="tick">later</text>',
+        f'<line x1="{LEFT}" x2="{_num(x_of(horizon))}" y1="{axis_y}" y2="{axis_y}"'
+        f' stroke="#ced4da"/>'
     ]
-    tick = 0
-    while tick <= horizon:
-        x = LEFT + span * tick / horizon
+    for tick in TIMELINE_TICKS:
+        if tick > horizon:
+            break
+        x = x_of(tick)
         text = "now" if tick == 0 else "+" + duration_text(tick)
         body.append(
             f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{axis_y - 4}" y2="{axis_y + 4}"'
             f' stroke="#adb5bd"/><text x="{_num(x)}" y="{height - 10}" text-anchor="middle"'
             f' class="tick">{escape(text)}</text>'
         )
-        tick += step
     last_x = [-100.0] * lanes
     for (job, moment), seconds in zip(fires, ahead, strict=True):
-        if seconds <= horizon:
-            x = LEFT + span * seconds / horizon
-        else:
-            x = end + 20 + (LATER_W - 20) / 2
+        x = x_of(seconds)
         lane = next((i for i in range(lanes) if x - last_x[i] >= 12), lanes - 1)
         last_x[lane] = x
         y = axis_y - 12 - lane * 14

@@ -56,6 +56,7 @@ Key = tuple[datetime, int, str]  # bucket, owner id, status
 class Cell:
     count: int = 0
     lag: Counter = field(default_factory=Counter)
+    pk: int | None = field(default=None, compare=False)  # its stored row's
 
     def add(self, count: int, lag: Counter | None = None) -> None:
         self.count += count
@@ -86,8 +87,9 @@ def rollup(now: datetime | None = None) -> int:
         if minutes:
             new = _count_runs(minutes)
             old = _stored(MINUTE, minutes)
-            _replace_minutes(minutes, new)
-            difference = _difference(new, old)
+            changed = {key for key in new.keys() | old.keys() if new.get(key) != old.get(key)}
+            _replace(changed, new, old)
+            difference = _difference(changed, new, old)
             for grain in (QUARTER, HOUR):
                 _apply(grain, difference)
         _prune(now)
@@ -231,13 +233,16 @@ def _grouped_runs(ranges: list[tuple[datetime, datetime]]) -> Iterable[tuple]:
 def _stored(seconds: int, buckets: Iterable[datetime]) -> dict[Key, Cell]:
     rows = RunBucket.objects.filter(seconds=seconds, bucket__in=list(buckets))
     return {
-        (row.bucket, row.owner_id, row.status): Cell(row.count, histogram.merge([row.lag]))
+        (row.bucket, row.owner_id, row.status): Cell(
+            row.count, histogram.merge([row.lag]), pk=row.pk
+        )
         for row in rows
     }
 
 
-def _replace_minutes(minutes: list[datetime], cells: dict[Key, Cell]) -> None:
-    RunBucket.objects.filter(seconds=MINUTE, bucket__in=minutes).delete()
+def _replace(changed: set[Key], new: dict[Key, Cell], old: dict[Key, Cell]) -> None:
+    """Write the minutes' rows that changed (most of a recent minute's did not)."""
+    RunBucket.objects.filter(pk__in=[old[key].pk for key in changed if key in old]).delete()
     RunBucket.objects.bulk_create(
         [
             RunBucket(
@@ -245,18 +250,19 @@ def _replace_minutes(minutes: list[datetime], cells: dict[Key, Cell]) -> None:
                 bucket=bucket,
                 owner_id=owner,
                 status=status,
-                count=cell.count,
-                lag=histogram.as_json(cell.lag),
+                count=new[(bucket, owner, status)].count,
+                lag=histogram.as_json(new[(bucket, owner, status)].lag),
             )
-            for (bucket, owner, status), cell in cells.items()
+            for bucket, owner, status in changed
+            if (bucket, owner, status) in new
         ],
         batch_size=1000,
     )
 
 
-def _difference(new: dict[Key, Cell], old: dict[Key, Cell]) -> dict[Key, Cell]:
+def _difference(changed: set[Key], new: dict[Key, Cell], old: dict[Key, Cell]) -> dict[Key, Cell]:
     difference = {}
-    for key in new.keys() | old.keys():
+    for key in changed:
         change = new.get(key, Cell()).minus(old.get(key, Cell()))
         if not change.is_empty():
             difference[key] = change

@@ -114,12 +114,14 @@ def test_a_pass_right_after_another_changes_nothing(users):
     caught_up()
     before = {seconds: cells(seconds) for seconds in (MINUTE, QUARTER, HOUR)}
     before_alice = cells(QUARTER, alice.pk)
+    rows = set(RunBucket.objects.values_list("pk", flat=True))
 
     assert rollup(NOW) == RECENT + 1
     assert rollup(NOW) == RECENT + 1
 
     assert {seconds: cells(seconds) for seconds in (MINUTE, QUARTER, HOUR)} == before
     assert cells(QUARTER, alice.pk) == before_alice
+    assert set(RunBucket.objects.values_list("pk", flat=True)) == rows  # nothing rewritten
     assert sum(count for (_, status), (count, _) in before[HOUR].items() if status) == 50
 
 
