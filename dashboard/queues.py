@@ -41,7 +41,7 @@ def queue_depths(user, now: datetime) -> list[Queue]:
     runs = Run.objects.filter(status=RunStatus.PENDING)
     if not sees_all_jobs(user):
         runs = runs.filter(job__owner=user)
-    rows = list(runs.values_list("job__type", "due_at")[:PENDING_READ_AT_MOST])
+    rows = list(runs.order_by().values_list("job__type", "due_at")[:PENDING_READ_AT_MOST])
     due, later = Counter(), Counter()
     for task_type, due_at in rows:
         (due if due_at <= now else later)[_queue(task_type)] += 1
