@@ -40,7 +40,7 @@ from .models import EVERYONE, HOUR, MINUTE, QUARTER, TOTAL, RunBucket
 
 log = logging.getLogger(__name__)
 
-RECENT = 2  # minutes before the current one that every pass recomputes
+RECENT = 1  # minutes before the current one that every pass recomputes
 CATCH_UP = 60  # minutes at most per pass when catching up after a stop (or a first start)
 # How long buckets are kept: the minutes the open-run check may still redo, the day's
 # chart (quarter hours), the week's (hours).

@@ -18,7 +18,12 @@ from django.db.models import QuerySet, Sum
 
 from jobs.access import sees_all_jobs
 from jobs.models import Health, Job, Run
-from jobs.selectors import jobs_visible_to, runs_listed_for, runs_newest_first
+from jobs.selectors import (
+    SORT_AT_MOST,
+    jobs_visible_to,
+    runs_listed_for,
+    runs_newest_first,
+)
 
 from . import histogram
 from .models import EVERYONE, HOUR, MINUTE, QUARTER, TOTAL, RunBucket
@@ -30,6 +35,7 @@ FAILING_SHOWN = 20
 UPCOMING_SHOWN = 20
 RECENT_SHOWN = 20
 RECENT_WITHIN = timedelta(days=1)  # the recent runs list reads runs due this recently
+JOB_IDS = 2000  # an ordinary user's jobs read by id for their recent runs, at most
 DURATION_JOBS = 10  # jobs in the overview's durations chart
 DURATION_RUNS = 50  # last runs per job its duration percentiles are read from
 JOB_RUNS_SHOWN = 100  # runs on a job's page
@@ -108,7 +114,11 @@ def _visible_jobs(user) -> QuerySet[Job]:
 def recent_runs(user, now: datetime) -> list[Run]:
     """The runs due lately (RECENT_WITHIN) of jobs `user` sees, newest first, with their
     job's name. How many match comes from the rollup (no count over the runs), which
-    picks the plan as GET /runs does (jobs.selectors.runs_newest_first)."""
+    picks the plan as GET /runs does (jobs.selectors.runs_newest_first).
+
+    An ordinary user's few runs are read through their jobs' ids (job_owner_idx, then
+    run_job_idx per job): joined with the jobs, PostgreSQL's default costs made it scan
+    every job for the owner's (60-130 ms at 100k jobs, 2 ms this way)."""
     since = now - RECENT_WITHIN
     runs = runs_listed_for(user).filter(due_at__gt=since, due_at__lte=now)
     matching = (
@@ -120,6 +130,10 @@ def recent_runs(user, now: datetime) -> list[Run]:
         ).aggregate(n=Sum("count"))["n"]
         or 0
     )
+    if matching <= SORT_AT_MOST and not sees_all_jobs(user):
+        ids = list(Job.objects.filter(owner=user).values_list("id", flat=True)[: JOB_IDS + 1])
+        if len(ids) <= JOB_IDS:
+            runs = runs.filter(job_id__in=ids)
     return list(runs_newest_first(runs, matching=matching)[:RECENT_SHOWN])
 
 

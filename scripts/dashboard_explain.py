@@ -59,7 +59,7 @@ SELECT gen_random_uuid(), 1, d.due, 1, 'schedule', gen_random_uuid(), s.status, 
     CASE WHEN s.status IN ('pending', 'running', 'missed') THEN NULL
          ELSE d.due + d.lag + d.took END,
     CASE WHEN s.status = 'running' THEN now() END,
-    'host-' || (n %% 4) || ':' || (1000 + n %% 8) || ':run-' || (n %% 16), '{}',
+    'host-' || (n %% 4) || ':' || (1000 + n %% 8) || ':run-' || (n %% 16), '{}'::jsonb,
     CASE WHEN s.status IN ('failed', 'timed_out') THEN 'HTTP 503 from the target' ELSE '' END,
     d.due, md5('job' || (1 + (random() * (%(jobs)s - 1))::int))::uuid
 FROM generate_series(1, %(runs)s) AS n
@@ -90,14 +90,18 @@ def main() -> None:
         "--database", default="postgres://postgres@127.0.0.1:5432/sched_dashboard_explain"
     )
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure a database kept by --keep, loading nothing"
+    )
     args = parser.parse_args()
 
     url = urlsplit(args.database)
     name = url.path.lstrip("/")
     admin = args.database.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    if not args.reuse:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
     os.environ.update(
         DATABASE_URL=args.database,
         DJANGO_SETTINGS_MODULE="schedsite.settings",
@@ -124,10 +128,14 @@ def measure(args) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from dashboard.rollup import rollup
-
     call_command("migrate", verbosity=0)
     users = get_user_model()
+    if args.reuse:
+        root, big, small = (users.objects.get(username=n) for n in ("root", "big", "small"))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT max(due_at) FROM jobs_run")
+            (loaded_at,) = cursor.fetchone()
+        return pages(root, big, small, loaded_at, args)
     # No passwords (the pages are opened with force_login): hashing 200 would take minutes.
     root = users.objects.create(username="root", is_superuser=True, is_staff=True, password="!")
     big = users.objects.create(username="big", password="!")
@@ -151,6 +159,14 @@ def measure(args) -> None:
         loaded, loaded_at = cursor.fetchone()
     print(flush=True)
     print(f"loaded {args.jobs:,} jobs and {loaded:,} runs in {time.monotonic() - started:.0f} s")
+
+    return pages(root, big, small, loaded_at, args)
+
+
+def pages(root, big, small, loaded_at, args) -> None:
+    from django.db import connection
+
+    from dashboard.rollup import rollup
 
     passes = []
     while True:
