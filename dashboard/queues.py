@@ -48,7 +48,7 @@ def queue_depths(user, now: datetime) -> list[Queue]:
         .order_by("due_at")
         .values_list("job_id", "due_at")[:PENDING_READ_AT_MOST]
     )
-    jobs = Job.objects.filter(pk__in={job_id for job_id, _ in pending})
+    jobs = Job.objects.filter(pk__in={job_id for job_id, _ in pending}).order_by()
     if not sees_all_jobs(user):
         jobs = jobs.filter(owner=user)
     types = dict(jobs.values_list("id", "type"))
