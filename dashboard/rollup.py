@@ -13,9 +13,9 @@ Passes are idempotent (a pass right after another changes nothing) and two beats
 run one at once (an advisory lock on PostgreSQL; SQLite's write lock there).
 
 The worker's hot path pays nothing: no statement of a claim or a finish touches this.
-What the pass misses: a run recorded after its minute closed with a due time already more
-than RECENT minutes past and never pending or running (a fire recorded `missed` after a
-downtime of beat); they stay out of the charts.
+What the pass misses: a run recorded more than a minute after its due time that ended
+before a pass saw it pending or running (fires run late, or recorded `missed`, after a
+downtime of every beat); they stay out of the charts.
 """
 
 from __future__ import annotations
