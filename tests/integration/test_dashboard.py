@@ -22,7 +22,7 @@ from tests.users import make_user
 
 from .helpers import http_job
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 
 class Marks(HTMLParser):
@@ -350,6 +350,9 @@ def test_workers_and_queues_show_what_runs_and_what_waits(alice, api, operator, 
 
 
 def test_each_page_is_a_fixed_number_of_queries(alice, api, operator, minute):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite reads each job's durations with a query of its own (10 at most)")
+
     def queries(user, url) -> int:
         client = browser(user)
         with CaptureQueriesContext(connection) as captured:
