@@ -329,7 +329,7 @@ def test_the_job_page_shows_runs_as_dots_durations_next_fires_and_the_schedule(a
     assert "4.50 s / 7.65 s" in html
 
 
-def test_workers_and_queues_show_what_runs_and_what_waits(alice, api, operator, minute):
+def test_workers_and_queues_show_what_runs_and_what_waits(alice, api, operator, minute, broker):
     job = create(api, "backup")
     now = timezone.now()
     add_run(job, minute, RunStatus.RUNNING, worker="host-a:4242:run-1", heartbeat_at=now)
@@ -343,6 +343,10 @@ def test_workers_and_queues_show_what_runs_and_what_waits(alice, api, operator, 
     )
     (http,) = marks.having("tr", "queue", data_queue="http")
     assert http["data-due"] == "1"
+    # The broker's list of a queue (kombu's Redis transport), as operators see it.
+    broker.rpush("http", "a message", "another")
+    html, marks = page(browser(operator))
+    assert re.search(r'data-queue="http" data-due="1">.*?<td class="num">2</td></tr>', html)
 
     html, marks = page(browser(alice))
     assert 'id="workers"' not in html
@@ -382,3 +386,20 @@ def test_the_badges_and_the_charts_paint_each_status_alike():
     css = (Path(charts.__file__).parent / "static/dashboard/dashboard.css").read_text()
     for status, colour in charts.STATUS_COLOURS.items():
         assert re.search(rf"\.st-{status} \{{ background: {colour};", css), status
+
+
+def test_the_pages_load_nothing_from_elsewhere(alice, api, minute):
+    job = create(api, "backup")
+    add_run(job, minute)
+    catch_up()
+    for url in ("/dashboard/", f"/dashboard/jobs/{job.pk}/", "/dashboard/login/"):
+        client = browser(alice) if "login" not in url else Client()
+        _, marks = page(client, url)
+        assert not [a for t, a in marks.tags if t in ("script", "iframe", "img")]
+        links = [a["href"] for t, a in marks.tags if t in ("a", "link") and "href" in a]
+        assert links and all(href.startswith(("/", "?")) for href in links), links
+        sheets = {a["href"] for t, a in marks.tags if t == "link"}
+        assert sheets == {"/static/dashboard/dashboard.css"}
+    served = Client().get("/static/dashboard/dashboard.css")  # here, by WhiteNoise
+    assert served.status_code == 200
+    served.close()  # last: closing it ends the request, and Django's database connection
