@@ -28,7 +28,7 @@ test: imports test-postgres test-faults test-sqlite
 imports: venv
 	$(BIN)/lint-imports
 
-test-postgres: venv podman
+test-postgres: venv podman browser
 	DATABASE_URL=$(TEST_DATABASE_URL) SCHED_PODMAN_DIR=$(PODMAN_DIR) \
 		$(BIN)/pytest -n 2 --dist loadfile -m "not faults" $(PYTEST_ARGS)
 
@@ -49,6 +49,13 @@ PODMAN_DIR ?= /tmp/sched-podman
 podman:
 	@scripts/podman-setup.sh $(PODMAN_DIR) \
 		|| echo "podman is not available here: the docker task tests will be skipped"
+
+# Chromium and its driver for the admin's browser tests: installed if missing (as root);
+# where they cannot be, those tests are skipped, saying why.
+.PHONY: browser
+browser:
+	@scripts/browser-setup.sh \
+		|| echo "chromium is not available here: the admin's browser tests will be skipped"
 
 lint: venv
 	$(BIN)/ruff check .

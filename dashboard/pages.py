@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -76,7 +77,8 @@ def overview(user, span: str, now: datetime | None = None) -> dict:
         )
         if durations
         else None,
-        "workers": workers_alive() if operator else None,
+        "workers": workers_alive(now) if operator else None,
+        "lost_after": f"{settings.SCHED['LOST_AFTER']:g}",
         "queues": queue_depths(user, now),
         "colours": charts.STATUS_COLOURS,
     }

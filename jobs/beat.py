@@ -13,7 +13,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 from dashboard import rollup
 from notifications import sweeper as notification_sweeper
 
-from . import reaper
+from . import metrics, reaper
 from .dispatch import dispatch
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,9 @@ class DispatchingScheduler(DatabaseScheduler):
     django-celery-beat's whole-second intervals could not hold. Several beats may reap at
     once: the reaper locks the runs it works on with SKIP LOCKED and its updates are
     conditional.
+
+    The dashboard's rollup (dashboard/rollup.py) recounts recent runs every
+    ROLLUP_INTERVAL in a thread this scheduler starts, beside the tick.
     """
 
     _next_reap: float = 0.0
@@ -41,6 +44,7 @@ class DispatchingScheduler(DatabaseScheduler):
     def tick(self, *args, **kwargs) -> float:
         interval = super().tick(*args, **kwargs)
         self._start_rollup()
+        started = time.perf_counter()
         try:
             planned = dispatch()
             if planned:
@@ -48,6 +52,8 @@ class DispatchingScheduler(DatabaseScheduler):
         except Exception:  # the database is away: try again at the next tick
             log.exception("dispatch failed; retrying at the next tick")
             close_old_connections()
+        finally:
+            metrics.dispatcher_tick(time.perf_counter() - started)
         self._reap_when_due()
         return min(interval, settings.SCHED["DISPATCH_INTERVAL"])
 

@@ -27,6 +27,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
+from . import metrics
 from .health import fires_missed
 from .models import Job, Run, RunStatus, Trigger
 from .pgarray import array_literal
@@ -106,6 +107,7 @@ def plan_due_fires(now: datetime | None = None) -> int:
     """Plan one batch of due jobs and publish it; return how many fires it planned."""
     planned, runs = _plan_batch(now)
     publish(runs)
+    metrics.fires_planned(task_type for _, task_type, _ in runs)
     return planned
 
 
@@ -139,7 +141,11 @@ def _plan_batch(now: datetime | None) -> tuple[int, list[tuple[uuid.UUID, str, d
             kept = _insert_runs_portable(fires, now)
             Job.objects.bulk_update(advanced, ["next_run_at", "fire_count"])
         fires = [f for f in fires if f.run_id in kept]
-        fires_missed((f.job, f.run_id) for f in fires if not f.pending)
+        missed = [f for f in fires if not f.pending]
+        fires_missed((f.job, f.run_id) for f in missed)
+        if missed:  # counted once committed: a batch rolled back counts nothing
+            ends = [(f.job.type, RunStatus.MISSED) for f in missed]
+            transaction.on_commit(lambda: metrics.runs_ended(ends))
         # A fire planned pending leaves its job `scheduled` (or `running`, if another run
         # runs): settling it would change nothing. Settle the jobs whose fire was missed,
         # and those that fire no more without a run to wait for.

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from jobs.display import show_time
 from jobs.states import (  # noqa: F401  (re-exported: the rest of the code imports them here)
     ACTIVE_JOB_STATUSES,
     FINISHED_RUN_STATUSES,
@@ -162,8 +163,32 @@ class Run(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.job_id} @ {self.due_at:%Y-%m-%d %H:%M:%S} #{self.attempt}"
+        # Names its job (a query unless the job is loaded: select it with the runs).
+        return f"Run of {self.job} @ {show_time(self.due_at)} #{self.attempt}"
 
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_RUN_STATUSES
+
+
+class WorkerProcess(models.Model):
+    """A worker process, kept by its heartbeat thread (jobs/heartbeat.py): alive while its
+    `last_seen` is recent. Metrics count the live ones (workers alive, by queue); the admin
+    lists them. A process that stops cleanly deletes its row; a dead one's row stays, with
+    its last_seen, and is forgotten a day later."""
+
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    name = models.CharField(max_length=255, blank=True, default="", help_text="Celery's node name.")
+    queues = models.JSONField(default=list, blank=True, help_text="The queues it consumes.")
+    concurrency = models.PositiveIntegerField(default=0, help_text="Runs it runs at once.")
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["host", "pid"], name="worker_process_one_per_pid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.host}:{self.pid}"

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from . import metrics
 from .attempts import plan_next_attempt
 from .models import Run, RunStatus, Trigger
 from .publish import publish
@@ -50,6 +51,7 @@ def republish_stale_pending(now=None) -> int:
         Run.objects.filter(id__in=[r.id for r in runs]).update(queued_at=now)
     if runs:
         log.warning("republishing %d stale pending runs", len(runs))
+        metrics.runs_republished(r.job.type for r in runs)
     if len(runs) < len(stale):
         log.info("%d pending runs wait behind busy workers", len(stale) - len(runs))
     return publish((r.id, r.job.type, r.due_at) for r in runs)
@@ -91,5 +93,7 @@ def recover_lost_runs(now=None) -> int:
         settle_jobs({r.job_id for r in runs})
     if runs:
         log.warning("marked %d runs lost, %d recovery attempts", len(runs), len(recovered))
+        metrics.runs_lost(r.job.type for r in runs)
+        metrics.runs_recovered(r.job.type for r in recovered)
     publish((r.id, r.job.type, r.due_at) for r in recovered)
     return len(runs)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from executors.base import Outcome, RunContext
 from executors.registry import get_executor
 
-from . import runner_sql
+from . import metrics, runner_sql
 from .attempts import plan_next_attempt
 from .health import fire_ended
 from .heartbeat import Heartbeat
@@ -88,6 +88,8 @@ def _skip_while_busy(run_id: str, job: Job, now) -> bool:
     )
     if skipped:
         fire_ended(job, run_id, RunStatus.SKIPPED, now=now)
+        # Counted once the claim's transaction commits (a rolled-back skip counts nothing).
+        transaction.on_commit(lambda: metrics.runs_ended([(job.type, RunStatus.SKIPPED)]))
     return bool(skipped)
 
 
@@ -139,6 +141,7 @@ def execute(run_id: str) -> str | None:
         log.info("run dropped run=%s (duplicate, canceled or stale)", run_id)
         return None
     job = run.job
+    metrics.run_started(job.type, run.due_at, run.started_at)
     context = RunContext(
         job_id=str(job.id),
         run_id=str(run.id),
@@ -187,6 +190,7 @@ def finish(run: Run, outcome: Outcome) -> bool:
     outcome = Outcome(outcome.status, storable(outcome.result), error)
     if outcome.status == RunStatus.SUCCEEDED and runner_sql.enabled():
         if runner_sql.succeed(run, outcome.result, error, now):
+            metrics.run_finished(run.job.type, outcome.status, run.started_at, now)
             return True
     retry_run = None
     with transaction.atomic():
@@ -212,6 +216,7 @@ def finish(run: Run, outcome: Outcome) -> bool:
         if retry_run is None:  # no other attempt follows: the fire ended with this one
             fire_ended(job, run.id, outcome.status, now=now)
         settle_jobs([job.id])
+    metrics.run_finished(job.type, outcome.status, run.started_at, now)
     if retry_run is not None:
         _publish_if_due(retry_run)
     return True

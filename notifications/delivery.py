@@ -25,6 +25,8 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from jobs import metrics
+
 from . import senders
 from .models import Channel, Delivery, Notification, NotificationStatus
 from .payloads import TEST_EVENT, body_of
@@ -84,7 +86,24 @@ def deliver_safely(notification_id: str) -> None:
         close_old_connections()
 
 
+# What an attempt's status after it says about the attempt (sched_notification_deliveries).
+_OUTCOMES = {
+    NotificationStatus.DELIVERED: "delivered",
+    NotificationStatus.PENDING: "retrying",
+    NotificationStatus.FAILED: "failed",
+}
+
+
 def _record(notification: Notification, attempt: senders.Attempt, started: float, lease) -> str:
+    """Record the attempt and what follows it; its status after it. Counted once committed."""
+    status = _record_attempt(notification, attempt, started, lease)
+    metrics.delivery(notification.channel.kind, _OUTCOMES[status])
+    return status
+
+
+def _record_attempt(
+    notification: Notification, attempt: senders.Attempt, started: float, lease
+) -> str:
     now = timezone.now()
     mine = Notification.objects.filter(id=notification.id, status=NotificationStatus.PENDING)
     retry_at = None

@@ -6,11 +6,13 @@ import os
 import redis
 from celery import Celery
 from celery.signals import (
+    beat_init,
     task_postrun,
     task_prerun,
     worker_init,
     worker_process_init,
     worker_ready,
+    worker_shutdown,
 )
 from kombu.transport import redis as kombu_redis
 
@@ -87,6 +89,53 @@ def _say_who_runs_code(sender=None, **kwargs) -> None:
 
         message, is_warning = accounts.describe_code_account()
         log.log(logging.WARNING if is_warning else logging.INFO, message)
+
+
+@worker_ready.connect
+def _register_worker_process(sender=None, **kwargs) -> None:
+    """Count this worker as alive (jobs.WorkerProcess, kept by its heartbeat thread)."""
+    from django.db import connection
+
+    from jobs import heartbeat
+
+    concurrency = getattr(getattr(sender, "controller", None), "concurrency", 0)
+    try:
+        heartbeat.register_process(
+            getattr(sender, "hostname", ""),
+            sorted(_consumed_queues(sender)),
+            concurrency if isinstance(concurrency, int) else 0,
+        )
+    finally:
+        connection.close()  # Celery's main thread does no other database work
+
+
+@worker_shutdown.connect
+def _unregister_worker_process(**kwargs) -> None:
+    from django.db import connection
+
+    from jobs import heartbeat
+
+    try:
+        heartbeat.unregister_process()
+    except Exception:
+        log.warning("could not unregister this worker process", exc_info=True)
+    finally:
+        connection.close()
+
+
+@worker_ready.connect
+def _serve_worker_metrics(sender=None, **kwargs) -> None:
+    """METRICS_PORT: serve this host's counters (a host without a web process)."""
+    from jobs import exposition
+
+    exposition.serve("worker")
+
+
+@beat_init.connect
+def _serve_beat_metrics(sender=None, **kwargs) -> None:
+    from jobs import exposition
+
+    exposition.serve("beat")
 
 
 class RedisChannel(kombu_redis.Channel):

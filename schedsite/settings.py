@@ -1,5 +1,6 @@
 """Settings, read from the environment with safe defaults (see README: Configuration)."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -53,7 +54,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_celery_beat",
+    # django-celery-beat, its admin pages hidden unless ADMIN_SHOW_BEAT_MODELS (schedsite/apps.py)
+    "schedsite.apps.BeatConfig",
     "axes",
     "jobs",
     "notifications",
@@ -162,6 +164,12 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# Date-times in the admin: to the second, with the zone (jobs/display.py, schedsite/formats).
+FORMAT_MODULE_PATH = ["schedsite.formats"]
+
+# django-celery-beat's models (periodic tasks, schedules) in the admin: internal, not jobs.
+ADMIN_SHOW_BEAT_MODELS = env_bool("ADMIN_SHOW_BEAT_MODELS", False)
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -373,6 +381,25 @@ if SCHED["NOTIFY_LEASE"] <= SCHED["NOTIFY_TIMEOUT"]:
     # A lease that runs out while its worker still waits for the receiver lets a second
     # worker send the same notification at the same time.
     raise ImproperlyConfigured("NOTIFY_LEASE must be longer than NOTIFY_TIMEOUT (twice is safe)")
+
+# Prometheus metrics (docs/operations.md, "Metrics"). METRICS_ENABLED=0: nothing is
+# recorded and /metrics answers 404 (to measure what they cost). METRICS_TOKEN: /metrics
+# (and the worker's and beat's own METRICS_PORT) wants `Authorization: Bearer <token>`;
+# unset, only loopback clients may read them (docs/security.md, "Metrics").
+# METRICS_CACHE: seconds the database's figures (runs pending, jobs by status...) are kept
+# between scrapes, shared by the web processes through Django's cache. METRICS_PORT: a
+# worker or beat serves its host's counters on this port (0: no; for hosts without web).
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_CACHE = env_float("METRICS_CACHE", 5.0)
+METRICS_PORT = env_int("METRICS_PORT", 0)
+METRICS_ADDR = env_str("METRICS_ADDR", "0.0.0.0")
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself, before any metric is made):
+# the directory where the processes of a host write their metrics, for one of them to serve
+# the sum. prometheus_client takes it as set even when empty, and would then write its files
+# into the working directory: empty means unset.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR") == "":
+    del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 # The address people reach this service at: links in notifications are made with it.
 PUBLIC_URL = env_str("PUBLIC_URL", "http://localhost:8000")

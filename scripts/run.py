@@ -2,7 +2,9 @@
 
 Makes var/ (0700), a secret key, applies migrations, starts a private redis-server when
 nothing answers at REDIS_URL, creates an admin user and an API token on first
-run, prints how to log in, then starts web, worker and beat with honcho.
+run, prints how to log in, then starts web, worker and beat with honcho, sharing one
+directory of metrics files (PROMETHEUS_MULTIPROC_DIR, emptied first) so that the web's
+/metrics serves the counters of all three.
 """
 
 from __future__ import annotations
@@ -37,6 +39,18 @@ def secret_key() -> str:
         with os.fdopen(fd, "w") as key:
             key.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def metrics_dir() -> Path:
+    """The processes' metrics files (prometheus_client's multiprocess mode): var/metrics
+    unless PROMETHEUS_MULTIPROC_DIR names another, emptied of the files of the last run
+    (counters start again from zero, as each process does; a file of a dead process
+    would be summed forever)."""
+    path = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR / "metrics")))
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    return path
 
 
 def redis_answers(url: str) -> bool:
@@ -133,6 +147,7 @@ def main() -> None:
     bind = os.environ.setdefault("WEB_BIND", "127.0.0.1:8000")
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     ensure_redis(redis_url)
+    metrics_dir()
     manage("migrate", "--noinput", "-v", "0")
     manage("collectstatic", "--noinput", "-v", "0")
     user, password, token = ensure_admin()
@@ -145,6 +160,7 @@ def main() -> None:
         "\n"
         f"  Admin:     {base}/admin/   user {user}, password {password_note}\n"
         f"  API docs:  {base}/api/v1/docs\n"
+        f"  Metrics:   {base}/metrics (Prometheus; from this machine, or METRICS_TOKEN)\n"
         f"  API token: {token}\n"
         f"  Try:       curl -H 'Authorization: Token {token}' \\\n"
         f"               -H 'Content-Type: application/json' \\\n"

@@ -204,17 +204,27 @@ def process_env(
     workdir: Path, overrides: dict[str, str], *, database_url: str, redis_url: str
 ) -> dict[str, str]:
     """The environment of a product process: this one's, `overrides`, the database and Redis
-    URLs, var/ under `workdir`, and this checkout's virtualenv first on the PATH."""
+    URLs, var/ under `workdir`, and this checkout's virtualenv first on the PATH.
+
+    The processes share one directory of metrics files under `workdir` (as `make run`'s do:
+    PROMETHEUS_MULTIPROC_DIR), so the web's /metrics serves the worker's and beat's counters
+    too; `overrides` may name another, or "" for none."""
     var = workdir / "var"
     var.mkdir(exist_ok=True)
-    return {
+    metrics = workdir / "metrics"
+    metrics.mkdir(exist_ok=True)
+    env = {
         **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
         **overrides,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "VAR_DIR": str(var),
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
+    if not env["PROMETHEUS_MULTIPROC_DIR"]:  # "": each process keeps its own metrics
+        del env["PROMETHEUS_MULTIPROC_DIR"]
+    return env
 
 
 def manage(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from dashboard import charts
 from dashboard.rollup import floor_to, rollup
-from jobs.models import Health, Job, JobStatus, Run, RunStatus, Trigger
+from jobs.models import Health, Job, JobStatus, Run, RunStatus, Trigger, WorkerProcess
 from tests.users import make_user
 
 from .helpers import http_job
@@ -332,15 +332,28 @@ def test_the_job_page_shows_runs_as_dots_durations_next_fires_and_the_schedule(a
 def test_workers_and_queues_show_what_runs_and_what_waits(alice, api, operator, minute, broker):
     job = create(api, "backup")
     now = timezone.now()
+    for host, seen in (("host-a", now), ("host-gone", now - timedelta(minutes=5))):
+        WorkerProcess.objects.create(
+            host=host,
+            pid=4242,
+            queues=["http", "housekeeping"],
+            concurrency=16,
+            started_at=now - timedelta(hours=1),
+            last_seen=seen,
+        )
     add_run(job, minute, RunStatus.RUNNING, worker="host-a:4242:run-1", heartbeat_at=now)
     add_run(job, minute + timedelta(seconds=1), RunStatus.RUNNING, worker="host-a:4242:run-2")
     add_run(job, minute + timedelta(seconds=2), RunStatus.PENDING)
     add_run(job, now + timedelta(minutes=5), RunStatus.PENDING)
 
     html, marks = page(browser(operator))
-    assert re.search(
-        r"<td>host-a</td><td class=\"num mono\">4242</td>.*?<td class=\"num\">2</td>", html
+    (worker,) = marks.having("tr", "worker")  # host-gone was last seen 5 minutes ago
+    assert (worker["data-host"], worker["data-pid"], worker["data-running"]) == (
+        "host-a",
+        "4242",
+        "2",
     )
+    assert '<td>http, housekeeping</td><td class="num">16</td>' in html
     (http,) = marks.having("tr", "queue", data_queue="http")
     assert http["data-due"] == "1"
     # The broker's list of a queue (kombu's Redis transport), as operators see it.

@@ -1,0 +1,1 @@
+"""Django's format modules (FORMAT_MODULE_PATH): how the admin shows dates on its own."""
