@@ -135,12 +135,12 @@ def browser(e2e_stack):
     driver.quit()
 
 
-def log_in(driver, base_url: str) -> None:
+def log_in(driver, base_url: str, username: str = "erin") -> None:
     from selenium.webdriver.common.by import By
 
     driver.get(f"{base_url}/dashboard/")
     assert "/dashboard/login/" in driver.current_url  # anonymous: sent to log in
-    driver.find_element(By.NAME, "username").send_keys("erin")
+    driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_until(lambda: driver.current_url.endswith("/dashboard/"), timeout=10, what="login")
@@ -241,6 +241,9 @@ def test_the_dashboard_shows_the_runs_and_runs_a_failing_job_now(e2e_stack, brow
     for name in ("billing-sync", "invoice-webhook", "report-mailer"):
         erin.ok(erin.post(f"jobs/{jobs[name]['id']}/resume"))
     time.sleep(SCREENSHOT_AFTER)
+    # As an operator (dave, a superuser), who also sees the workers and the broker.
+    browser.find_element(By.CSS_SELECTOR, ".topbar button.link").click()
+    log_in(browser, e2e_stack.base_url, "dave")
     browser.get(f"{e2e_stack.base_url}/dashboard/?span=hour")
     screenshot(browser, "dashboard.png")
     browser.get(f"{e2e_stack.base_url}/dashboard/jobs/{invoice['id']}/")
