@@ -280,7 +280,7 @@ def duration_trend(runs, label: str) -> SafeString:
     plot = H - TOP - BOTTOM
     top = nice_ceiling(max((t for _, t in finished), default=0) * 1000) / 1000
     body = _y_grid(
-        [(TOP + plot - plot * k / 2, duration_text(top * k / 2) or "0") for k in (0, 1, 2)]
+        [(TOP + plot - plot * k / 2, duration_text(top * k / 2) if k else "0") for k in (0, 1, 2)]
     )
     slot = (W - LEFT - RIGHT) / max(len(finished), 1)
     points = []
