@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from django.conf import settings
 from django.db import close_old_connections
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from dashboard import rollup
 from notifications import sweeper as notification_sweeper
 
 from . import metrics, reaper
@@ -31,12 +33,17 @@ class DispatchingScheduler(DatabaseScheduler):
     django-celery-beat's whole-second intervals could not hold. Several beats may reap at
     once: the reaper locks the runs it works on with SKIP LOCKED and its updates are
     conditional.
+
+    The dashboard's rollup (dashboard/rollup.py) recounts recent runs every
+    ROLLUP_INTERVAL in a thread this scheduler starts, beside the tick.
     """
 
     _next_reap: float = 0.0
+    _rollup: threading.Thread | None = None
 
     def tick(self, *args, **kwargs) -> float:
         interval = super().tick(*args, **kwargs)
+        self._start_rollup()
         started = time.perf_counter()
         try:
             planned = dispatch()
@@ -49,6 +56,13 @@ class DispatchingScheduler(DatabaseScheduler):
             metrics.dispatcher_tick(time.perf_counter() - started)
         self._reap_when_due()
         return min(interval, settings.SCHED["DISPATCH_INTERVAL"])
+
+    def _start_rollup(self) -> None:
+        """The dashboard's rollup runs beside the tick, in a thread of its own: a pass
+        reads a few minutes of runs, which the planning of fires never waits for."""
+        every = settings.SCHED["ROLLUP_INTERVAL"]
+        if self._rollup is None and every > 0:
+            self._rollup = rollup.start_thread(every)
 
     def _reap_when_due(self) -> None:
         now = time.monotonic()

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "axes",
     "jobs",
     "notifications",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -150,6 +151,10 @@ AXES_RESET_ON_SUCCESS = True  # a login that succeeds forgets the pair's earlier
 AXES_CLIENT_IP_CALLABLE = "jobs.api.client_ip.client_ip"  # the same address as throttling
 AXES_LOCKOUT_CALLABLE = "schedsite.login_lockout.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True  # failed attempts are kept; no row per successful login
+
+# The dashboard's pages take a session; its own login page (the admin's takes staff only).
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "dashboard:overview"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -324,6 +329,9 @@ SCHED = {
     "REPUBLISH_AFTER": env_float("REPUBLISH_AFTER", 30.0),
     # How often beat runs the reaper (lost messages, dead workers); any fraction of a second.
     "REAP_INTERVAL": env_float("REAP_INTERVAL", 5.0),
+    # How often beat recounts the dashboard's rollup of recent runs (dashboard/rollup.py),
+    # in a thread of its own; 0: never (the dashboard's charts stay empty).
+    "ROLLUP_INTERVAL": env_float("ROLLUP_INTERVAL", 30.0),
     "HEARTBEAT_INTERVAL": env_float("HEARTBEAT_INTERVAL", 5.0),
     "LOST_AFTER": env_float("LOST_AFTER", 30.0),
     "DEFAULT_MISFIRE_GRACE": env_float("DEFAULT_MISFIRE_GRACE", 3600.0),

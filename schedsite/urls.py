@@ -12,6 +12,7 @@ admin.site.enable_nav_sidebar = False
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/docs", permanent=False)),
     path("admin/", admin.site.urls),
+    path("dashboard/", include("dashboard.urls")),
     path("api/v1/", include("jobs.api.urls")),
     path("api-auth/", include("rest_framework.urls")),
     path("metrics", metrics_view, name="metrics"),

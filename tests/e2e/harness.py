@@ -67,6 +67,8 @@ PRODUCT_ENV = {
     "REPUBLISH_AFTER": "5",
     # Replaced runs notice at their next heartbeat.
     "HEARTBEAT_INTERVAL": "0.5",
+    # The dashboard's charts count runs within seconds (tests/e2e/test_dashboard_browser.py).
+    "ROLLUP_INTERVAL": "2",
     "LOG_LEVEL": "INFO",
     # The suite's ordinary users make jobs that fire every second or faster.
     "MIN_INTERVAL": "0",

@@ -1,4 +1,5 @@
-"""Login lockout: the admin's and the browsable API's login views after repeated failures."""
+"""Login lockout: the admin's, the browsable API's and the dashboard's login views after
+repeated failures."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ pytestmark = pytest.mark.django_db
 
 ADMIN = "/admin/login/"
 API = "/api-auth/login/"
+DASHBOARD = "/dashboard/login/"
 LIMIT = settings.AXES_FAILURE_LIMIT
 
 
@@ -31,7 +33,9 @@ def _logged_in(response) -> bool:
     return response.status_code == 302 and "sessionid" in response.cookies
 
 
-@pytest.mark.parametrize(("path", "user"), [(ADMIN, "charlie"), (API, "alice")])
+@pytest.mark.parametrize(
+    ("path", "user"), [(ADMIN, "charlie"), (API, "alice"), (DASHBOARD, "alice")]
+)
 def test_after_too_many_failures_the_right_password_is_refused(path, user, request):
     request.getfixturevalue(user)
     _fail(path, user, LIMIT)

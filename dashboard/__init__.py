@@ -1,0 +1,1 @@
+"""The dashboard: server-rendered pages over the jobs and runs (docs/design.md, Dashboard)."""
