@@ -72,7 +72,8 @@ def compare_variants(ctx: Ctx, variants: list[dict], raw: float) -> None:
 
 
 def ours(ctx: Ctx, label: str, workers: int = 1, env: dict | None = None) -> dict:
-    """The mode's runs, all due at once, through beat and `workers` worker processes."""
+    """The mode's runs, all due at once, through beat and `workers` worker processes (both
+    with `env` added to their environment)."""
     from jobs.models import Run
 
     from . import load
@@ -81,7 +82,9 @@ def ours(ctx: Ctx, label: str, workers: int = 1, env: dict | None = None) -> dic
     n = ctx.mode.e2e_runs
     ctx.quiet()
     log(f"end-to-end: {n:,} HTTP runs due at once, {label}")
-    procs = [b.start_worker("worker" if i == 0 else f"worker{i + 1}") for i in range(workers)]
+    procs = [
+        b.start_worker("worker" if i == 0 else f"worker{i + 1}", env=env) for i in range(workers)
+    ]
     beat = b.start_beat(env=env)
     tpl = far_template(ctx, "2099-01-01T00:00:00Z", "/e2e")
     t0 = time.time() + 3

@@ -29,6 +29,7 @@ from .e2e import bench_e2e
 from .infra import ROOT, Bench, CpuMonitor, TargetClient
 from .lag import bench_fire_lag
 from .notify import bench_notify
+from .observe import bench_observe
 
 BENCHES = {
     "lag": bench_fire_lag,
@@ -37,6 +38,7 @@ BENCHES = {
     "api": bench_api,
     "baseline": bench_baseline,
     "notify": bench_notify,
+    "observe": bench_observe,
 }
 
 
