@@ -21,8 +21,11 @@ from .signals import FireEnd, send_fires_ended
 FAILED_FIRE = frozenset((RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.VETOED))
 
 
-def fire_ended(job: Job, run_id, status: str, *, now: datetime) -> None:
+def fire_ended(job: Job, run_id, status: str, *, now: datetime, also: dict | None = None) -> None:
     """Record the end of run `run_id`'s fire on `job` (locked, loaded in full); send events.
+
+    `also`: other columns of the job the caller writes (the finish's `last_run`), in the
+    same UPDATE as the health: one write of the job row, not two.
 
     A failure adds to `consecutive_failures` and makes the job `failing`; once the count
     reaches `pause_after_failures`, a recurring job still active is paused (`paused`). A
@@ -30,6 +33,7 @@ def fire_ended(job: Job, run_id, status: str, *, now: datetime) -> None:
     change neither.
     """
     events: list[str] = []
+    changes = dict(also or {})
     if status in FAILED_FIRE:
         job.consecutive_failures += 1
         job.health = Health.FAILING
@@ -39,19 +43,19 @@ def fire_ended(job: Job, run_id, status: str, *, now: datetime) -> None:
             reason = f"Paused after {job.consecutive_failures} failed fires in a row."
             if pause_locked(job, now=now, reason=reason):
                 events.append(Event.PAUSED)
-        Job.objects.filter(id=job.id).update(
-            health=job.health, consecutive_failures=job.consecutive_failures
-        )
+        changes.update(health=job.health, consecutive_failures=job.consecutive_failures)
     elif status == RunStatus.SUCCEEDED:
         if job.health == Health.FAILING:
             events.append(Event.RECOVERY)
         events.append(Event.SUCCESS)
         job.health, job.consecutive_failures = Health.OK, 0
-        Job.objects.filter(id=job.id).update(health=Health.OK, consecutive_failures=0)
+        changes.update(health=Health.OK, consecutive_failures=0)
     elif status == RunStatus.SKIPPED:
         events.append(Event.SKIPPED)
     elif status == RunStatus.MISSED:
         events.append(Event.MISSED)
+    if changes:
+        Job.objects.filter(id=job.id).update(**changes)
     send_fires_ended([_end(job, run_id, status, events)])
 
 

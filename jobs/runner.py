@@ -210,11 +210,12 @@ def finish(run: Run, outcome: Outcome) -> bool:
             return False
         job = Job.objects.select_for_update(no_key=True).get(id=run.job_id)
         job.last_run_id = run.id
-        Job.objects.filter(id=job.id).update(last_run_id=run.id)
         if outcome.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):  # vetoes are final
             retry_run = plan_next_attempt(job, run, Trigger.RETRY, now=now)
         if retry_run is None:  # no other attempt follows: the fire ended with this one
-            fire_ended(job, run.id, outcome.status, now=now)
+            fire_ended(job, run.id, outcome.status, now=now, also={"last_run_id": run.id})
+        else:
+            Job.objects.filter(id=job.id).update(last_run_id=run.id)
         settle_jobs([job.id])
     metrics.run_finished(job.type, outcome.status, run.started_at, now)
     if retry_run is not None:
