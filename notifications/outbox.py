@@ -6,7 +6,7 @@ group) say which events go to which channel. One notification per channel and ev
 fire, however many rules name that channel. Once the transaction commits they go to the
 `notifications` queue, or straight to the delivery threads of a worker that consumes it
 (notifications/publish.py); if that is lost, the sweeper publishes them again
-(notifications/delivery.py).
+(notifications/sweeper.py).
 """
 
 from __future__ import annotations

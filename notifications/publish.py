@@ -2,7 +2,7 @@
 
 The owner rides along so that a worker shares its delivery threads fairly between owners
 before it reads anything (notifications/pool.py). A lost message loses nothing: the
-sweeper publishes again what stays pending (notifications/delivery.py).
+sweeper publishes again what stays pending (notifications/sweeper.py).
 
 New notifications made by a worker that consumes the queue itself (the outbox of the runs
 it finishes) skip the broker: `wake` hands them to its own delivery threads, as the
