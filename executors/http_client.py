@@ -265,7 +265,7 @@ class Client:
         """Send the request and read the response; raise RequestError when there is none.
 
         `policy`: the egress policy its connections obey (None: any address)."""
-        url = parse_url(uri)
+        url = _parsed(uri)
         proxy = self._proxy_for(url.scheme or "http", url.host or "", url.port)
         refusal = policy.host_refusal(url.host or "") if policy is not None else None
         if refusal is not None:
@@ -342,6 +342,10 @@ class Client:
         if not proxy or _bypass(host, port, self._proxies):
             return ""
         return _proxy_url(proxy)
+
+
+# A job or channel calls the same URI at every fire: parse it once (the Url is immutable).
+_parsed = functools.lru_cache(maxsize=1024)(parse_url)
 
 
 @functools.lru_cache(maxsize=8)

@@ -146,7 +146,7 @@ def _record_attempt(
     retry_at = None
     with transaction.atomic():
         Delivery.objects.create(
-            notification=notification,
+            notification_id=notification.id,
             channel_id=notification.channel_id,
             attempt=notification.attempts,
             at=now,
