@@ -59,7 +59,9 @@ def registry(*, state: bool) -> CollectorRegistry:
 
 def render(accept: str, *, state: bool) -> tuple[bytes, str]:
     """The exposition (the text format, or OpenMetrics if `accept` asks for it) and its
-    content type."""
+    content type. This process's records are applied first; with PROMETHEUS_MULTIPROC_DIR,
+    the other processes' by their flushers, within metrics.FLUSH_EVERY."""
+    metrics.flush()
     encoder, content_type = choose_encoder(accept)
     return encoder(registry(state=state)), content_type
 

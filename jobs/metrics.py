@@ -17,8 +17,12 @@ run status, a channel kind, an outcome; never a job, run or user id.
 
 from __future__ import annotations
 
+import atexit
 import os
+import threading
+import time
 from collections import Counter as Tally
+from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -89,8 +93,20 @@ DELIVERIES = Counter(
     ["kind", "outcome"],
 )
 
+# Recording is a deque append (atomic under the GIL, no lock taken); a flusher thread of
+# the process applies what was recorded every FLUSH_EVERY seconds, and every reader
+# flushes first (jobs/exposition.py). prometheus_client's multiprocess values share one
+# lock per process, taken at every write: a worker's 16 threads queued on it and paid
+# about 100 us of CPU per run where one thread alone pays 17 (docs/benchmarks.md,
+# "Watching"). A process killed outright loses what it recorded in its last FLUSH_EVERY.
+FLUSH_EVERY = 1.0
+_INC, _OBSERVE = 0, 1
+_pending: deque[tuple] = deque()
+_flush_lock = threading.Lock()
+_flusher_pid = 0
+
 # The labelled children, looked up once: metric.labels() takes a lock and checks its
-# arguments at every call, a dict lookup is all a run needs.
+# arguments at every call, a dict lookup is all a flush needs.
 _children: dict[tuple, object] = {}
 
 
@@ -98,8 +114,54 @@ def _child(metric, *labels: str):
     key = (metric, *labels)
     child = _children.get(key)
     if child is None:
-        child = _children[key] = metric.labels(*labels)
+        child = _children[key] = metric.labels(*labels) if labels else metric
     return child
+
+
+def _record(op: int, metric, labels: tuple, value: float) -> None:
+    if _flusher_pid != os.getpid():
+        _start_flusher()
+    _pending.append((op, metric, labels, value))
+
+
+def _start_flusher() -> None:
+    """This process's flusher thread (again in a forked child, which drops the copy of its
+    parent's pending records: the parent applies those)."""
+    global _flusher_pid
+    with _flush_lock:
+        if _flusher_pid == os.getpid():
+            return
+        if _flusher_pid:
+            _pending.clear()
+        _flusher_pid = os.getpid()
+        threading.Thread(target=_flush_loop, name="metrics-flush", daemon=True).start()
+
+
+def _flush_loop() -> None:
+    while True:
+        time.sleep(FLUSH_EVERY)
+        flush()
+
+
+def flush() -> None:
+    """Apply what was recorded: counters summed first (one write per series), each
+    observation of a histogram in turn."""
+    with _flush_lock:
+        counts: Tally = Tally()
+        while True:
+            try:
+                op, metric, labels, value = _pending.popleft()
+            except IndexError:
+                break
+            if op == _INC:
+                counts[(metric, labels)] += value
+            else:
+                _child(metric, *labels).observe(value)
+        for (metric, labels), total in counts.items():
+            _child(metric, *labels).inc(total)
+
+
+atexit.register(flush)
 
 
 def enabled() -> bool:
@@ -110,7 +172,7 @@ def run_started(task_type: str, due_at: datetime | None, started_at: datetime | 
     """A worker claimed a run: its fire lag."""
     if settings.METRICS_ENABLED and due_at is not None and started_at is not None:
         lag = (started_at - due_at).total_seconds()
-        _child(FIRE_LAG, task_type).observe(lag if lag > 0 else 0.0)
+        _record(_OBSERVE, FIRE_LAG, (task_type,), lag if lag > 0 else 0.0)
 
 
 def run_finished(
@@ -119,23 +181,23 @@ def run_finished(
     """A worker recorded a run's outcome: counted by status, its duration observed."""
     if not settings.METRICS_ENABLED:
         return
-    _child(RUNS_FINISHED, str(status), task_type).inc()
+    _record(_INC, RUNS_FINISHED, (str(status), task_type), 1)
     if started_at is not None:
         duration = (finished_at - started_at).total_seconds()
-        _child(RUN_DURATION, task_type).observe(duration if duration > 0 else 0.0)
+        _record(_OBSERVE, RUN_DURATION, (task_type,), duration if duration > 0 else 0.0)
 
 
 def runs_ended(ends: Iterable[tuple[str, str]]) -> None:
     """Runs that ended without running, as (task type, status): skipped, missed."""
     if settings.METRICS_ENABLED:
         for (task_type, status), count in Tally(ends).items():
-            _child(RUNS_FINISHED, str(status), task_type).inc(count)
+            _record(_INC, RUNS_FINISHED, (str(status), task_type), count)
 
 
 def _count(metric, types: Iterable[str]) -> None:
     if settings.METRICS_ENABLED:
         for task_type, count in Tally(types).items():
-            _child(metric, task_type).inc(count)
+            _record(_INC, metric, (task_type,), count)
 
 
 def runs_lost(types: Iterable[str]) -> None:
@@ -156,9 +218,9 @@ def fires_planned(types: Iterable[str]) -> None:
 
 def dispatcher_tick(seconds: float) -> None:
     if settings.METRICS_ENABLED:
-        DISPATCHER_TICK.observe(seconds)
+        _record(_OBSERVE, DISPATCHER_TICK, (), seconds)
 
 
 def delivery(kind: str, outcome: str) -> None:
     if settings.METRICS_ENABLED:
-        _child(DELIVERIES, str(kind), outcome).inc()
+        _record(_INC, DELIVERIES, (str(kind), outcome), 1)
