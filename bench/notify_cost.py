@@ -98,7 +98,7 @@ def measure(ctx: Ctx, *, portable: bool) -> tuple[tuple, ...]:
     enabled = pg.enabled
     if portable:
         pg.enabled = lambda: False
-    publish.deliver_here(lambda items: None)  # the hand-off, without the threads
+    publish.deliver_here(lambda items, leased: None)  # the hand-off, without the threads
     try:
         template = load.template(
             ctx.user,

@@ -31,6 +31,7 @@ from . import delivery_sql, pg, senders
 from .models import Channel, Delivery, Notification, NotificationStatus
 from .payloads import TEST_EVENT, body_of
 from .publish import publish_notifications
+from .rows import Claimed
 
 log = logging.getLogger(__name__)
 
@@ -63,21 +64,34 @@ def deliver(notification_id: str) -> str | None:
     return deliver_many([str(notification_id)]).get(str(notification_id))
 
 
-def deliver_many(notification_ids: list[str]) -> dict[str, str]:
-    """One attempt at each of these notifications, claimed together under one lease and
-    sent one after the other; the status after it of each that was ours to try."""
+def deliver_many(items: list) -> dict[str, str]:
+    """One attempt at each of these notifications (ids, or notifications the outbox leased
+    to this process: notifications/rows.py), the ids claimed together under one lease, sent
+    one after the other; the status after it of each that was ours to try."""
     now = timezone.now()
     lease = now + _seconds("NOTIFY_LEASE")
-    if pg.enabled():
-        claimed = delivery_sql.claim(notification_ids, now=now, due=now + _EARLY, lease=lease)
-    else:
-        claimed = [n for n in (_claim(i, now, lease) for i in notification_ids) if n]
+    ready, ids, held = [], [], {}
+    # A leased one is sent under its lease if that covers this batch's sends at their
+    # time-out; one that waited here longer has its lease renewed by the claim.
+    enough = now + _seconds("NOTIFY_TIMEOUT") * len(items)
+    for item in items:
+        if isinstance(item, Claimed):
+            if item.lease > enough:
+                ready.append(item)
+                continue
+            held[str(item.id)] = item.lease
+        ids.append(str(getattr(item, "id", item)))
+    if ids and pg.enabled():
+        ready += delivery_sql.claim(ids, now=now, due=now + _EARLY, lease=lease, held=held)
+    elif ids:
+        ready += [n for n in (_claim(i, now, lease) for i in ids) if n]
     statuses = {}
-    for notification in claimed:
+    for notification in ready:
         try:
             started = time.monotonic()
             attempt = senders.send(notification.channel, notification.body, str(notification.id))
-            statuses[str(notification.id)] = _record(notification, attempt, started, lease)
+            held = getattr(notification, "lease", None) or lease
+            statuses[str(notification.id)] = _record(notification, attempt, started, held)
         except Exception:  # this one only: its lease runs out and the sweeper tries again
             log.exception("notification delivery failed notification=%s", notification.id)
     return statuses
@@ -105,14 +119,17 @@ def _claim(notification_id: str, now, lease) -> Notification | None:
     return notification
 
 
-def deliver_safely(notification_ids: list[str]) -> None:
+def deliver_safely(items: list) -> None:
     """`deliver_many` on a delivery thread: its errors are logged, the leases then run out
     and the sweeper tries again."""
     close_old_connections()
     try:
-        deliver_many(notification_ids)
+        deliver_many(items)
     except Exception:
-        log.exception("notification delivery failed notifications=%s", notification_ids)
+        log.exception(
+            "notification delivery failed notifications=%s",
+            [str(getattr(i, "id", i)) for i in items],
+        )
     finally:
         close_old_connections()
 

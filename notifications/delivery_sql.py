@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from jobs.pgarray import array_literal
 
 from .payloads import body_of
 from .pg import cursor, execute
+from .rows import ChannelRow, Claimed, JobRow, RunRow
 
 READ_SQL = """
 SELECT n.id, n.event, n.job_id, n.run_id, n.created_at, n.body,
@@ -42,12 +42,17 @@ LEFT JOIN jobs_run AS r ON r.id = n.run_id
 WHERE n.id = ANY(%(ids)s::uuid[]) AND n.status = 'pending' AND n.next_attempt_at <= %(due)s
 """
 
+# `held`: the lease this worker already holds on it (the outbox's, for one that waited
+# too long here to be sent under it): renewed, the attempt not counted twice. Another
+# worker that took it over since has set a lease of its own.
 CLAIM_SQL = """
 UPDATE notifications_notification AS n
-SET leased_until = %(lease)s, attempts = n.attempts + 1, body = COALESCE(n.body, i.body)
-FROM unnest(%(ids)s::uuid[], %(bodies)s::jsonb[]) AS i(id, body)
+SET leased_until = %(lease)s, body = COALESCE(n.body, i.body),
+    attempts = n.attempts + CASE WHEN n.leased_until = i.held THEN 0 ELSE 1 END
+FROM unnest(%(ids)s::uuid[], %(bodies)s::jsonb[], %(held)s::timestamptz[])
+     AS i(id, body, held)
 WHERE n.id = i.id AND n.status = 'pending' AND n.next_attempt_at <= %(due)s
-  AND (n.leased_until IS NULL OR n.leased_until < %(now)s)
+  AND (n.leased_until IS NULL OR n.leased_until < %(now)s OR n.leased_until = i.held)
 RETURNING n.id, n.attempts, n.body
 """
 
@@ -68,10 +73,13 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-def claim(ids: list[str], *, now: datetime, due: datetime, lease: datetime) -> list[Claimed]:
+def claim(
+    ids: list[str], *, now: datetime, due: datetime, lease: datetime, held: dict | None = None
+) -> list[Claimed]:
     """Of these notifications, those pending and due by `due`, leased to this worker
     until `lease` with their attempt counted and their body kept, in the order given; the
-    others are not ours to try."""
+    others are not ours to try. `held`: id -> the lease this worker holds on it already."""
+    held = held or {}
     with cursor() as cur:
         execute(cur, READ_SQL, {"ids": array_literal(ids), "due": due})
         read = {row[0]: _notification(row) for row in cur.fetchall()}
@@ -80,6 +88,7 @@ def claim(ids: list[str], *, now: datetime, due: datetime, lease: datetime) -> l
         params = {
             "ids": array_literal(read),
             "bodies": array_literal(json.dumps(n.body or body_of(n)) for n in read.values()),
+            "held": array_literal(held.get(str(key)) for key in read),
             "lease": lease,
             "due": due,
             "now": now,
@@ -93,6 +102,7 @@ def claim(ids: list[str], *, now: datetime, due: datetime, lease: datetime) -> l
             notification = read[key]
             notification.attempts, body = claimed[key]
             notification.body = _json(body)
+            notification.lease = lease
             out.append(notification)
     return out
 
@@ -109,63 +119,6 @@ def delivered(notification: Claimed, *, now: datetime, status_code, ms: int) -> 
     }
     with cursor() as cur:
         execute(cur, DELIVERED_SQL, params)
-
-
-@dataclass(slots=True)
-class ChannelRow:
-    """What a send reads of a channel (notifications/senders.py)."""
-
-    id: uuid.UUID
-    owner_id: int
-    name: str
-    kind: str
-    url: str
-    to: list
-    secret: str
-
-
-@dataclass(slots=True)
-class JobRow:
-    """What a notification's body says of its job (notifications/payloads.py)."""
-
-    id: uuid.UUID
-    name: str
-    product: str
-    group: str
-    status: str
-    health: str
-    consecutive_failures: int
-
-
-@dataclass(slots=True)
-class RunRow:
-    """What a notification's body says of its run."""
-
-    id: uuid.UUID
-    status: str
-    attempt: int
-    due_at: datetime
-    finished_at: datetime | None
-    error: str
-
-
-@dataclass(slots=True)
-class Claimed:
-    """A notification read for an attempt: plain rows, not model objects, whose
-    construction was a quarter of a delivery's CPU."""
-
-    id: uuid.UUID
-    event: str
-    created_at: datetime
-    body: dict | None
-    channel: ChannelRow
-    job: JobRow | None
-    run: RunRow | None
-    attempts: int = 0
-
-    @property
-    def channel_id(self) -> uuid.UUID:
-        return self.channel.id
 
 
 def _notification(row) -> Claimed:

@@ -16,7 +16,7 @@ it does a lost message.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from celery import current_app
@@ -28,22 +28,28 @@ QUEUE = "notifications"
 CHUNK = 100  # notifications per message
 
 # This process's delivery threads, when it is a worker that consumes QUEUE (set at its
-# start: schedsite/celery.py); None: new notifications go through the broker.
-_here: Callable[[Sequence[tuple]], None] | None = None
+# start: schedsite/celery.py); None: new notifications go through the broker. Called with
+# (notification id, owner id) pairs and, when the outbox leased them to this process, the
+# notifications as a delivery reads them, by id (notifications/rows.py).
+_here: Callable[[Sequence[tuple], Mapping | None], None] | None = None
 
 
-def deliver_here(handler: Callable[[Sequence[tuple]], None] | None) -> None:
+def deliver_here(handler: Callable[[Sequence[tuple], Mapping | None], None] | None) -> None:
     """Hand the notifications this process makes to `handler` from now on (None: publish
     them)."""
     global _here
     _here = handler
 
 
-def wake(items: Sequence[tuple]) -> None:
-    """New notifications, committed: to this process's delivery threads if it has them,
-    else a message."""
+def delivers_here() -> bool:
+    return _here is not None
+
+
+def wake(items: Sequence[tuple], leased: Mapping | None = None) -> None:
+    """New notifications, committed: to this process's delivery threads if it has them
+    (with those `leased` to it), else a message."""
     if _here is not None:
-        _here(items)
+        _here(items, leased)
     else:
         publish_notifications(items)
 

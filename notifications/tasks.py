@@ -1,6 +1,6 @@
 """The worker's entry points for notifications: hand them to the delivery threads."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from celery import shared_task
 
@@ -16,11 +16,14 @@ def deliver(items: list[list]) -> None:
     submit(items)
 
 
-def submit(items: Sequence[Sequence]) -> None:
+def submit(items: Sequence[Sequence], leased: Mapping | None = None) -> None:
+    """Queue (notification id, owner id) pairs; a notification `leased` to this process
+    (by id) goes as it is, to be sent without a claim."""
     pool = delivery_pool()
     for notification_id, owner_id in items:
+        item = leased.get(notification_id) if leased else None
         notification_id = str(notification_id)
-        pool.submit(owner_id, notification_id, key=notification_id)
+        pool.submit(owner_id, item or notification_id, key=notification_id)
 
 
 def deliver_in_this_process() -> None:

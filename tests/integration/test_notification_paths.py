@@ -84,8 +84,13 @@ def test_one_notification_per_channel_and_event_from_the_job_and_owner_rules(
     [notification] = Notification.objects.all()
     assert (notification.channel_id, notification.event) == (mine.id, "failure")
     assert (notification.job_id, notification.run_id) == (job.id, end.run_id)
-    assert (notification.status, notification.attempts, notification.body) == ("pending", 0, None)
+    assert (notification.status, notification.attempts) == ("pending", 0)
     assert notification.leased_until is None and notification.last_error == ""
+    if path == "postgresql":  # the body is made with the notification, by the same code
+        assert notification.body["run"] == {**notification.body["run"], "status": "failed"}
+        assert notification.body["job"]["id"] == str(job.id)
+    else:  # made at its first claim
+        assert notification.body is None
     assert notification.next_attempt_at == notification.queued_at <= notification.created_at
     [message] = messages(broker, publish.QUEUE)
     assert message["headers"]["task"] == publish.DELIVER
@@ -93,19 +98,74 @@ def test_one_notification_per_channel_and_event_from_the_job_and_owner_rules(
 
 
 def test_a_worker_that_delivers_takes_its_new_notifications_without_a_message(
-    path, alice, job, broker
+    path, alice, job, broker, target
 ):
     Rule.objects.create(
-        owner=alice, channel=channel(alice, "http://127.0.0.1:9/a"), job=job, on=["failure"]
+        owner=alice, channel=channel(alice, f"{target.url}/hook"), job=job, on=["failure"]
     )
     handed: list = []
-    publish.deliver_here(handed.extend)
+    publish.deliver_here(lambda items, leased: handed.append((items, leased)))
     try:
         outbox.on_fires_ended(None, [failed_fire(job)])
     finally:
         publish.deliver_here(None)
-    assert handed == [(Notification.objects.get().id, alice.id)]
+    notification = Notification.objects.get()
+    [(items, leased)] = handed
+    assert items == [(notification.id, alice.id)]
     assert broker.llen(publish.QUEUE) == 0
+    if path == "portable":
+        assert leased is None and notification.leased_until is None
+        return
+    # PostgreSQL: handed over leased to this process, its attempt counted, ready to send
+    # without a claim: the body and lease it carries are the row's.
+    assert notification.leased_until is not None and notification.attempts == 1
+    ready = leased[notification.id]
+    assert (ready.lease, ready.attempts, ready.body) == (
+        notification.leased_until,
+        1,
+        notification.body,
+    )
+    assert delivery.deliver_many([ready]) == {str(notification.id): "delivered"}
+    notification.refresh_from_db()
+    assert notification.attempts == 1 and notification.status == "delivered"
+    assert Delivery.objects.get().attempt == 1
+
+
+def test_a_leased_notification_that_waited_too_long_is_claimed_again_not_counted_twice(
+    alice, job, target, settings
+):
+    hook = channel(alice, f"{target.url}/hook")
+    Rule.objects.create(owner=alice, channel=hook, job=job, on=["failure"])
+    handed: list = []
+    publish.deliver_here(lambda items, leased: handed.extend(leased.values()))
+    try:
+        outbox.on_fires_ended(None, [failed_fire(job)])
+    finally:
+        publish.deliver_here(None)
+    [ready] = handed
+    # Its lease no longer covers a send at the time-out: the claim renews the lease it holds.
+    settings.SCHED = {**settings.SCHED, "NOTIFY_TIMEOUT": settings.SCHED["NOTIFY_LEASE"]}
+    assert delivery.deliver_many([ready]) == {str(ready.id): "delivered"}
+    notification = Notification.objects.get()
+    assert notification.attempts == 1 and len(target.received) == 1
+    assert json.loads(target.received[0]["body"]) == notification.body
+
+
+def test_a_leased_notification_another_worker_took_over_is_left_to_it(alice, job, target):
+    hook = channel(alice, f"{target.url}/hook")
+    Rule.objects.create(owner=alice, channel=hook, job=job, on=["failure"])
+    handed: list = []
+    publish.deliver_here(lambda items, leased: handed.extend(leased.values()))
+    try:
+        outbox.on_fires_ended(None, [failed_fire(job)])
+    finally:
+        publish.deliver_here(None)
+    [ready] = handed
+    ready.lease = timezone.now()  # as if it waited here past its lease...
+    taken = timezone.now() + timedelta(minutes=1)  # ...and another worker claimed it since
+    Notification.objects.filter(id=ready.id).update(leased_until=taken)
+    assert delivery.deliver_many([ready]) == {}
+    assert target.received == [] and Notification.objects.get().leased_until == taken
 
 
 def pending(job: Job, hook: Channel, **fields) -> Notification:
@@ -178,8 +238,9 @@ def test_a_notification_held_by_another_worker_or_not_due_is_left_alone(path, al
     )
     assert delivery.deliver(str(held.id)) is None
     assert target.received == [] and not Delivery.objects.exists()
+    before = held.body
     held.refresh_from_db()
-    assert (held.status, held.attempts, held.body) == ("pending", 0, None)
+    assert (held.status, held.attempts, held.body) == ("pending", 0, before)
 
 
 def test_a_refusing_receiver_is_tried_again_after_the_backoff(path, alice, job, target, broker):
