@@ -11,7 +11,6 @@ its driver or Selenium is missing or cannot start, these tests are skipped, sayi
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -20,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from .harness import ROOT, parse_ts
+from .browser import MISSING, SCREENSHOTS, WIDTH, start_browser
+from .harness import parse_ts
 
-WIDTH, HEIGHT = 1400, 900  # CSS pixels of the window's viewport
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
 # The badges' fills (jobs/static/jobs/admin.css) as the browser computes them.
 GREEN, RED, GREY = "rgba(46, 125, 50, 1)", "rgba(198, 40, 40, 1)", "rgba(107, 114, 128, 1)"
@@ -33,59 +31,7 @@ LONG_NAME = "nightly-backup-of-the-customer-database-of-the-eu-west-region-with-
 WIDE_NAME = "WEEKLY-WAREHOUSE-MEMBERSHIP-MIGRATION"
 
 
-def _program(*names: str) -> str | None:
-    return next((path for name in names if (path := shutil.which(name))), None)
-
-
-CHROMIUM = _program("chromium", "chromium-browser", "google-chrome")
-CHROMEDRIVER = _program("chromedriver")
-
-
-def _missing() -> str | None:
-    """Why no browser can be driven here (before any process is started for it)."""
-    if importlib.util.find_spec("selenium") is None:
-        return "selenium is not installed (pip install -r requirements-dev.txt)"
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        return (
-            "Chromium or its driver is not installed (apt-get install chromium chromium-driver;"
-            " `make test` does it as root: scripts/browser-setup.sh)"
-        )
-    return None
-
-
-MISSING = _missing()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
-
-
-def start_browser():
-    """A headless Chromium with a 1,400 x 900 viewport; pytest.skip saying why if it cannot
-    start."""
-    from selenium import webdriver
-    from selenium.common.exceptions import WebDriverException
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # root in CI and containers
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        f"--window-size={WIDTH},{HEIGHT}",
-        "--lang=en-US",
-    ):
-        options.add_argument(argument)
-    try:
-        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    except WebDriverException as exc:
-        pytest.skip(f"Chromium could not start here: {str(exc.msg or exc).splitlines()[0]}")
-    # The viewport itself, not the window with its frame, is 1,400 x 900.
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
-    )
-    driver.set_page_load_timeout(30)
-    return driver
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -18,52 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from .harness import ROOT, Api, wait_until
+from .browser import SCREENSHOTS, WIDTH, start_browser
+from .harness import Api, wait_until
 
 pytestmark = pytest.mark.e2e
 
-WIDTH, HEIGHT = 1400, 900
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 PASSWORD = "e2e-password"
 SCREENSHOT_AFTER = 150  # seconds of runs before the screenshots (SCHED_SCREENSHOTS=1 only)
-
-
-def start_browser():
-    """A headless Chromium with a 1,400 x 900 viewport; pytest.skip saying why if none."""
-    try:
-        from selenium import webdriver
-        from selenium.common.exceptions import WebDriverException
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.skip("selenium is not installed (pip install -r requirements-dev.txt)")
-    chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
-    driver_path = shutil.which("chromedriver")
-    if chromium is None or driver_path is None:
-        pytest.skip(
-            "Chromium or its driver is not installed (apt-get install chromium chromium-driver)"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # root in CI and containers
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        f"--window-size={WIDTH},{HEIGHT}",
-        "--hide-scrollbars",
-        "--lang=en-US",
-    ):
-        options.add_argument(argument)
-    try:
-        driver = webdriver.Chrome(options=options, service=Service(driver_path))
-    except WebDriverException as exc:
-        pytest.skip(f"Chromium could not start here: {str(exc.msg or exc).splitlines()[0]}")
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
-    )
-    driver.set_page_load_timeout(30)
-    return driver
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +90,7 @@ def open_runs(api: Api) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def browser(e2e_stack):
-    driver = start_browser()
+    driver = start_browser(scrollbars=False)
     yield driver
     driver.quit()
 
