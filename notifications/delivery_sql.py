@@ -11,8 +11,8 @@ notifications of one owner a delivery thread took together (notifications/pool.p
   the one made from the read) in one conditional UPDATE: a notification it leaves out is
   held by another worker, or no longer pending or due; the body it returns is the one
   sent;
-- delivered: the attempt's Delivery row and the notification marked delivered, in one
-  statement (so in one transaction).
+- delivered: the attempts' Delivery rows and the notifications marked delivered, in one
+  statement (so in one transaction) once the batch's sends are over.
 
 The statements are prepared once per connection (notifications/pg.py). A failed attempt
 (backoff, give up) takes the ORM path, and so does every other database.
@@ -57,14 +57,19 @@ RETURNING n.id, n.attempts, n.body
 """
 
 DELIVERED_SQL = """
-WITH attempt AS (
+WITH i AS (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(channels)s::uuid[], %(attempts)s::integer[],
+                         %(ats)s::timestamptz[], %(codes)s::integer[], %(ms)s::integer[])
+        AS i(id, channel_id, attempt, at, status_code, ms)
+), attempt AS (
     INSERT INTO notifications_delivery
         (notification_id, channel_id, attempt, at, delivered, status_code, error, duration_ms)
-    VALUES (%(id)s, %(channel)s, %(attempt)s, %(now)s, true, %(status_code)s, '', %(ms)s)
+    SELECT id, channel_id, attempt, at, true, status_code, '', ms FROM i
 )
-UPDATE notifications_notification
-SET status = 'delivered', delivered_at = %(now)s, leased_until = NULL, last_error = ''
-WHERE id = %(id)s AND status = 'pending'
+UPDATE notifications_notification AS n
+SET status = 'delivered', delivered_at = i.at, leased_until = NULL, last_error = ''
+FROM i
+WHERE n.id = i.id AND n.status = 'pending'
 """
 
 
@@ -107,15 +112,16 @@ def claim(
     return out
 
 
-def delivered(notification: Claimed, *, now: datetime, status_code, ms: int) -> None:
-    """Record a delivered attempt and mark its notification delivered."""
+def delivered(sent: list[tuple]) -> None:
+    """Record delivered attempts, as (notification, when, status code, milliseconds), and
+    mark their notifications delivered: one statement for a batch's."""
     params = {
-        "id": notification.id,
-        "channel": notification.channel_id,
-        "attempt": notification.attempts,
-        "now": now,
-        "status_code": status_code,
-        "ms": ms,
+        "ids": array_literal(n.id for n, *_ in sent),
+        "channels": array_literal(n.channel_id for n, *_ in sent),
+        "attempts": array_literal(n.attempts for n, *_ in sent),
+        "ats": array_literal(at for _, at, _, _ in sent),
+        "codes": array_literal(code for _, _, code, _ in sent),
+        "ms": array_literal(ms for *_, ms in sent),
     }
     with cursor() as cur:
         execute(cur, DELIVERED_SQL, params)

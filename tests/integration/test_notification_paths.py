@@ -276,3 +276,5 @@ def test_a_batch_claims_together_and_sends_in_order_leaving_what_is_not_its_own(
     held.refresh_from_db()
     assert (held.status, held.attempts) == ("pending", 0)
     assert sorted(Delivery.objects.values_list("attempt", flat=True)) == [1, 1]
+    done = Notification.objects.filter(status="delivered", delivered_at__isnull=False)
+    assert set(done.values_list("id", flat=True)) == {first.id, last.id}
