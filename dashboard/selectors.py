@@ -19,6 +19,7 @@ from django.db.models import QuerySet, Sum
 from jobs.access import sees_all_jobs
 from jobs.models import Health, Job, Run
 from jobs.selectors import (
+    RUN_SUMMARY,
     SORT_AT_MOST,
     jobs_visible_to,
     runs_listed_for,
@@ -205,18 +206,7 @@ def quantile(values: list[float], q: float) -> float:
 
 
 # The columns of a run on the dashboard: never its `result` (captured output).
-_RUN_COLUMNS = (
-    "id",
-    "job_id",
-    "status",
-    "attempt",
-    "trigger",
-    "due_at",
-    "started_at",
-    "finished_at",
-    "error",
-    "worker",
-)
+_RUN_COLUMNS = (*RUN_SUMMARY, "worker")
 
 
 def job_runs(job: Job) -> list[Run]:

@@ -24,7 +24,9 @@ def runs_visible_to(user) -> QuerySet[Run]:
 
 # The columns of a run in the list across jobs: never `result` (up to OUTPUT_LIMIT bytes of
 # output per stream, per run), nor the job's task (a script's content).
-_LISTED = (
+# What a list of runs reads of each (the API's list, the dashboard's job page): never the
+# result, which may be large.
+RUN_SUMMARY = (
     "id",
     "job",
     "status",
@@ -34,8 +36,8 @@ _LISTED = (
     "started_at",
     "finished_at",
     "error",
-    "job__name",
 )
+_LISTED = (*RUN_SUMMARY, "job__name")
 
 # Newest first: by due time, a fire's later attempt first; the id keeps runs due together
 # in one order, so that pages never repeat or skip one.
