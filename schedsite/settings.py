@@ -254,7 +254,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Schedule HTTP requests, commands, scripts, containers and catalog tasks, and read "
         "their runs. Authenticate with `Authorization: Token <key>`. JSON in and out; every "
-        "error is JSON: `{\"detail\": ...}`, or for a 400 each bad field by its path. "
+        'error is JSON: `{"detail": ...}`, or for a 400 each bad field by its path. '
         "The full guide is docs/api.md."
     ),
     "VERSION": "1",
@@ -265,6 +265,8 @@ SPECTACULAR_SETTINGS = {
     # The contract is JSON; the form parsers serve the browsable API's forms only.
     "PARSER_WHITELIST": ["jobs.api.parsers.JSONParser"],
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    # A text field that may not be blank says so (minLength: 1).
+    "ENFORCE_NON_BLANK_FIELDS": True,
     # Stable names for every choice set (without them, colliding ones get a hash suffix).
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "jobs.states.JobStatus",

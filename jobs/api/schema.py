@@ -272,8 +272,13 @@ def job_operations(prefix: str, suffix: str, where: str, parameters: list[OpenAp
 
 
 NAMESPACE = [
-    OpenApiParameter("product", str, OpenApiParameter.PATH, description="The jobs' product."),
-    OpenApiParameter("group", str, OpenApiParameter.PATH, description="The jobs' group."),
+    OpenApiParameter(
+        name,
+        {"type": "string", "pattern": "^[^/]+$"},
+        OpenApiParameter.PATH,
+        description=f"The jobs' {name}.",
+    )
+    for name in ("product", "group")
 ]
 jobs = job_operations("jobs", "", "", [])
 namespaced_jobs = job_operations(

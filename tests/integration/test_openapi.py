@@ -175,3 +175,14 @@ def test_the_errors_fit_the_error_shapes(document, api, bob_api):
     ):
         assert answer.status_code == code, answer.json()
         check(document, "Error" if code >= 400 else "Job", answer.json())
+
+
+def test_an_unknown_url_under_the_api_answers_json_as_documented(api, client):
+    # e.g. an empty namespace: /products//groups//jobs/{id} is no route at all
+    missing = api.get("/api/v1/products/groups/jobs/00c716c3-ae3c-42e6-be27-6f4a600de843")
+    assert missing.status_code == 404
+    assert missing["Content-Type"] == "application/json"
+    assert missing.json() == {"detail": "Not found."}
+    elsewhere = client.get("/no-such-page")
+    assert elsewhere.status_code == 404
+    assert elsewhere["Content-Type"].startswith("text/html")
