@@ -13,6 +13,7 @@ Request bodies are StrictSerializers, which refuse unknown keys: their component
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -246,8 +247,10 @@ def ref(auto_schema, name: str) -> dict[str, str]:
     it refers to."""
     if name in PROXIES:  # through the proxy: its components and the discriminator
         return auto_schema.resolve_serializer(PROXIES[name], "request").ref
+    # A copy: drf-spectacular's enum hook rewrites the schemas of a document in place, and
+    # the next request for the document must find RAW as it was.
     component = ResolvedComponent(
-        name=name, type=ResolvedComponent.SCHEMA, object=name, schema=RAW[name]
+        name=name, type=ResolvedComponent.SCHEMA, object=name, schema=copy.deepcopy(RAW[name])
     )
     if component not in auto_schema.registry:
         auto_schema.registry.register(component)
@@ -451,7 +454,7 @@ META = ("description", "nullable", "readOnly", "default")
 
 def _apply(auto_schema, schema: dict[str, Any], shape: dict[str, Any]) -> dict[str, Any]:
     properties = schema.setdefault("properties", {})
-    for name, extra in shape.get("properties", {}).items():
+    for name, extra in copy.deepcopy(shape.get("properties", {})).items():
         if isinstance(extra, str):  # a raw component, in place of the field's own schema
             field = properties.get(name, {})
             meta = {key: field[key] for key in META if key in field}
@@ -467,7 +470,7 @@ def _apply(auto_schema, schema: dict[str, Any], shape: dict[str, Any]) -> dict[s
         schema["required"] = sorted(required)
     for key in ("description", "example", "additionalProperties"):
         if shape.get(key) is not None:
-            schema[key] = shape[key]
+            schema[key] = copy.deepcopy(shape[key])
     return schema
 
 

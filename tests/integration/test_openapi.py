@@ -69,6 +69,14 @@ def check(document: dict, component: str, value) -> None:
     jsonschema.validate(value, root)
 
 
+def test_the_document_is_the_same_each_time_it_is_asked_for(document, api):
+    # Each request for /api/v1/schema generates it anew, in the same process.
+    for _ in range(2):
+        answer = api.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+        assert answer.status_code == 200
+        assert json.loads(answer.content) == document
+
+
 def test_every_operation_has_a_summary_and_documents_its_errors(document):
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
