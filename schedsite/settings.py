@@ -247,18 +247,61 @@ PROXY_COUNT = env_int("PROXY_COUNT", 0)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
 API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 64)
 
+# The OpenAPI document (/api/v1/schema): its operations are described in jobs/api/schema.py
+# and its components in jobs/api/schema_shapes.py; `make test` validates it (docs/api.md).
 SPECTACULAR_SETTINGS = {
     "TITLE": "Scheduler API",
-    "DESCRIPTION": "Schedule HTTP requests and other jobs; see README.",
+    "DESCRIPTION": (
+        "Schedule HTTP requests, commands, scripts, containers and catalog tasks, and read "
+        "their runs. Authenticate with `Authorization: Token <key>`. JSON in and out; every "
+        'error is JSON: `{"detail": ...}`, or for a 400 each bad field by its path. '
+        "The full guide is docs/api.md."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The contract is JSON; the form parsers serve the browsable API's forms only.
+    "PARSER_WHITELIST": ["jobs.api.parsers.JSONParser"],
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    # A text field that may not be blank says so (minLength: 1).
+    "ENFORCE_NON_BLANK_FIELDS": True,
+    # Stable names for every choice set (without them, colliding ones get a hash suffix).
     "ENUM_NAME_OVERRIDES": {
-        "JobStatusEnum": "jobs.models.JobStatus",
-        "RunStatusEnum": "jobs.models.RunStatus",
+        "JobStatusEnum": "jobs.states.JobStatus",
+        "RunStatusEnum": "jobs.states.RunStatus",
+        "RunTriggerEnum": "jobs.states.Trigger",
+        "TaskTypeEnum": "jobs.states.TaskType",
+        "ConcurrencyEnum": "jobs.states.Concurrency",
+        "HealthEnum": "jobs.states.Health",
+        "EventEnum": "jobs.states.Event",
+        "ChannelKindEnum": "notifications.models.ChannelKind",
+        "HttpMethodEnum": "executors.http.METHODS",
+        "DockerPullEnum": "executors.docker.PULL_POLICIES",
+        "RetryBackoffEnum": "jobs.retry.BACKOFFS",
+        "HttpTaskTypeEnum": ["http"],
+        "CommandTaskTypeEnum": ["command"],
+        "ScriptTaskTypeEnum": ["script"],
+        "DockerTaskTypeEnum": ["docker"],
+        "CatalogTaskTypeEnum": ["catalog"],
+        "ScheduleKindEnum": ["once", "interval", "cron"],
+        "OnceScheduleKindEnum": ["once"],
+        "IntervalScheduleKindEnum": ["interval"],
+        "CronScheduleKindEnum": ["cron"],
+        "HealthStatusEnum": ["ok", "unavailable"],
+        "ServiceStateEnum": ["ok", "error"],
     },
+    "TAGS": [
+        {"name": "jobs", "description": "Create, read, change, pause, run and cancel jobs."},
+        {"name": "products", "description": "The job calls inside one product and group."},
+        {"name": "runs", "description": "Runs across jobs, and one run with its result."},
+        {"name": "schedules", "description": "Check a schedule without creating a job."},
+        {"name": "catalog", "description": "Registered catalog tasks and their payloads."},
+        {"name": "channels", "description": "Notification channels and their deliveries."},
+        {"name": "notify-rules", "description": "Which events of which jobs go where."},
+        {"name": "health", "description": "Whether the database and the broker answer."},
+    ],
 }
 
 # Celery: Redis broker; results live in the database (Run rows), not in Celery.

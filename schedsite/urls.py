@@ -9,6 +9,9 @@ from jobs.api.metrics import metrics_view
 # the breadcrumbs and the index lead everywhere it did.
 admin.site.enable_nav_sidebar = False
 
+# An unknown URL under /api/ answers JSON like the rest of the API (with DEBUG off).
+handler404 = "jobs.api.errors.page_not_found"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/docs", permanent=False)),
     path("admin/", admin.site.urls),

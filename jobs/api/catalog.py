@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.registry import catalog
 from catalog.schema import payload_schema
 
+from . import schema
 
+
+@schema.catalog
 class CatalogView(APIView):
-    @extend_schema(
-        parameters=[OpenApiParameter("product", str), OpenApiParameter("group", str)],
-        responses=dict,
-    )
     def get(self, request):
         """List catalog tasks: name, product, group, description, payload JSON schema and
         the permission a job of it needs (null: none)."""

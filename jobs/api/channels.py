@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import Throttled
@@ -13,6 +12,7 @@ from notifications import access, selectors, services
 from notifications.delivery import TestsBusy
 from notifications.models import Channel, Rule
 
+from . import schema
 from .channel_serializers import (
     ChannelInputSerializer,
     ChannelSerializer,
@@ -63,6 +63,7 @@ class OwnedViewSet(
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["link"]})
 
 
+@schema.channels
 class ChannelViewSet(OwnedViewSet):
     serializer_class = ChannelSerializer
     input_class = ChannelInputSerializer
@@ -78,12 +79,10 @@ class ChannelViewSet(OwnedViewSet):
             return [*super().get_throttles(), ChannelTestThrottle()]
         return super().get_throttles()
 
-    @extend_schema(request=ChannelInputSerializer, responses={201: ChannelSerializer})
     def create(self, request, *args, **kwargs):
         channel = services.channel_create(owner=request.user, data=self.input(owner=request.user))
         return self.created(channel)
 
-    @extend_schema(request=ChannelInputSerializer, responses=ChannelSerializer)
     def partial_update(self, request, *args, **kwargs):
         channel = self.get_object()
         channel = services.channel_update(
@@ -91,13 +90,11 @@ class ChannelViewSet(OwnedViewSet):
         )
         return Response(self.get_serializer(channel).data)
 
-    @extend_schema(request=None, responses={204: None})
     def destroy(self, request, *args, **kwargs):
         """Delete the channel, its rules, its notifications and their attempts."""
         services.channel_delete(channel=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses=ChannelTestSerializer)
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
         """Send a test message now; answer whether the receiver took it (429 while this
@@ -109,7 +106,6 @@ class ChannelViewSet(OwnedViewSet):
             raise Throttled(wait=5, detail=str(exc)) from None
         return Response(ChannelTestSerializer(answer).data)
 
-    @extend_schema(responses=DeliverySerializer(many=True))
     @action(detail=True, methods=["get"])
     def deliveries(self, request, pk=None):
         """Each attempt to deliver a notification on the channel, newest first."""
@@ -117,6 +113,7 @@ class ChannelViewSet(OwnedViewSet):
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)
 
 
+@schema.rules
 class RuleViewSet(OwnedViewSet):
     """Rules on all of the caller's jobs, or those of a product and group."""
 
@@ -128,18 +125,15 @@ class RuleViewSet(OwnedViewSet):
             return Rule.objects.none()
         return selectors.rules_visible_to(self.request.user)
 
-    @extend_schema(request=RuleInputSerializer, responses={201: RuleSerializer})
     def create(self, request, *args, **kwargs):
         rule = services.rule_create(owner=request.user, data=self.input(owner=request.user))
         return self.created(rule)
 
-    @extend_schema(request=RuleInputSerializer, responses=RuleSerializer)
     def partial_update(self, request, *args, **kwargs):
         rule = self.get_object()
         rule = services.rule_update(rule=rule, data=self.input(rule, owner=rule.owner))
         return Response(self.get_serializer(rule).data)
 
-    @extend_schema(request=None, responses={204: None})
     def destroy(self, request, *args, **kwargs):
         services.rule_delete(rule=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

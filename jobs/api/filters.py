@@ -9,17 +9,28 @@ from jobs.models import Health, Job, JobStatus, Run, RunStatus, TaskType
 
 
 class JobFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=JobStatus.choices)
-    type = django_filters.MultipleChoiceFilter(choices=TaskType.choices)
-    product = django_filters.CharFilter()
-    group = django_filters.CharFilter()
-    name = django_filters.CharFilter()
-    name__contains = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    status = django_filters.MultipleChoiceFilter(
+        choices=JobStatus.choices, help_text="Job status; repeat for several."
+    )
+    type = django_filters.MultipleChoiceFilter(
+        choices=TaskType.choices, help_text="Task type; repeat for several."
+    )
+    product = django_filters.CharFilter(help_text="Product (exact).")
+    group = django_filters.CharFilter(help_text="Group (exact).")
+    name = django_filters.CharFilter(help_text="Name (exact).")
+    name__contains = django_filters.CharFilter(
+        field_name="name", lookup_expr="icontains", help_text="Part of the name, any case."
+    )
     # No `distinct` (a job has one health and one last run: no join repeats a job).
-    health = django_filters.MultipleChoiceFilter(choices=Health.choices, distinct=False)
+    health = django_filters.MultipleChoiceFilter(
+        choices=Health.choices, distinct=False, help_text="Health; repeat for several."
+    )
     # The status of the run the job shows as `last_run`: the last one that finished.
     last_run_status = django_filters.MultipleChoiceFilter(
-        field_name="last_run__status", choices=RunStatus.choices, distinct=False
+        field_name="last_run__status",
+        choices=RunStatus.choices,
+        distinct=False,
+        help_text="Status of the job's last finished run; repeat for several.",
     )
 
     class Meta:

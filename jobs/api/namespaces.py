@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from . import schema
 from .views import JobViewSet
 
 
+@schema.namespaced_jobs
 class NamespacedJobViewSet(JobViewSet):
     """Jobs of one product and group: listed, created and changed only there."""
 

@@ -34,6 +34,41 @@ class CappedLimitOffsetPagination(LimitOffsetPagination):
     def get_offset(self, request) -> int:
         return int_param(request, self.offset_query_param, default=0, minimum=0, maximum=MAX_OFFSET)
 
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        """`limit` and `offset` with the bounds get_limit and get_offset hold them to."""
+        default = min(self.default_limit, self.max_limit)
+        return [
+            {
+                "name": self.limit_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Items per page, 1 to API_MAX_PAGE_SIZE ({self.max_limit}).",
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_limit,
+                    "default": default,
+                },
+            },
+            {
+                "name": self.offset_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Items to skip.",
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+            },
+        ]
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        answer = super().get_paginated_response_schema(schema)
+        for key, offset in (("next", 100), ("previous", 0)):
+            answer["properties"][key]["example"] = (
+                f"https://sched.example.com/api/v1/jobs?limit=50&offset={offset}"
+            )
+        answer["properties"]["count"]["description"] = "How many match, on every page."
+        answer["required"] = ["count", "next", "previous", "results"]
+        return answer
+
 
 class RunListPagination(CappedLimitOffsetPagination):
     """GET /runs: counts the matching runs first, then orders them for that count

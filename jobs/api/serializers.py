@@ -257,6 +257,7 @@ class RunSummarySerializer(serializers.ModelSerializer):
             "finished_at",
             "error",
         ]
+        read_only_fields = fields
 
     def get_link(self, run: Run) -> str:
         return f"/api/v1/runs/{run.id}"
@@ -286,6 +287,7 @@ class RunListSerializer(RunSummarySerializer):
             "finished_at",
             "error",
         ]
+        read_only_fields = fields
 
     def get_job_link(self, run: Run) -> str:
         return f"/api/v1/jobs/{run.job_id}"
@@ -315,15 +317,16 @@ class RunSerializer(RunListSerializer):
             "result",
             "error",
         ]
+        read_only_fields = fields
 
 
 class JobSerializer(serializers.ModelSerializer):
     link = serializers.SerializerMethodField()
     owner = serializers.CharField(source="owner.username", read_only=True)
     schedule_description = serializers.CharField(source="schedule_text", read_only=True)
-    timeout = DurationSecondsField(read_only=True)
-    misfire_grace = DurationSecondsField(read_only=True)
-    last_run = RunSummarySerializer(read_only=True)
+    timeout = DurationSecondsField(read_only=True, allow_null=True)
+    misfire_grace = DurationSecondsField(read_only=True, allow_null=True)
+    last_run = RunSummarySerializer(read_only=True, allow_null=True)
     counts = serializers.SerializerMethodField()
     notify = NotifySerializer(source="notify_rules", many=True, read_only=True)
 

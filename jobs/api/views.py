@@ -9,7 +9,6 @@ from django.db import connection
 from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 from jobs import selectors, services, timing
 from jobs.models import Job, Run
 
+from . import schema
 from .filters import JobFilter, RunFilter
 from .pagination import RunListPagination
 from .params import int_param
@@ -49,6 +49,7 @@ class UUIDLookupMixin:
         return super().get_object()
 
 
+@schema.jobs
 class JobViewSet(
     UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -74,7 +75,6 @@ class JobViewSet(
         prefetch_related_objects(page, "notify_rules")  # the jobs' `notify`: one more
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=JobInputSerializer, responses={201: JobSerializer})
     def create(self, request, *args, **kwargs):
         data = JobInputSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
@@ -82,7 +82,6 @@ class JobViewSet(
         body = JobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["link"]})
 
-    @extend_schema(request=JobInputSerializer, responses=JobSerializer)
     def partial_update(self, request, *args, **kwargs):
         job = self.get_object()
         data = JobInputSerializer(
@@ -92,25 +91,21 @@ class JobViewSet(
         job = services.job_update(job=job, data=data.validated_data)
         return Response(JobSerializer(job, context={"request": request}).data)
 
-    @extend_schema(request=None, responses=JobSerializer)
     def destroy(self, request, *args, **kwargs):
         """Cancel the job: no further fires; the record and its runs stay."""
         job = services.job_cancel(job=self.get_object())
         return Response(JobSerializer(job, context={"request": request}).data)
 
-    @extend_schema(request=None, responses=JobSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None, **kwargs):
         job = services.job_pause(job=self.get_object())
         return Response(JobSerializer(job, context={"request": request}).data)
 
-    @extend_schema(request=None, responses=JobSerializer)
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None, **kwargs):
         job = services.job_resume(job=self.get_object())
         return Response(JobSerializer(job, context={"request": request}).data)
 
-    @extend_schema(request=None, responses={202: RunSerializer})
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None, **kwargs):
         """Run the job now, outside its schedule; answer the new run."""
@@ -118,7 +113,6 @@ class JobViewSet(
         body = RunSerializer(run, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["link"]})
 
-    @extend_schema(responses=RunSummarySerializer(many=True))
     @action(detail=True, methods=["get"], filterset_class=None)
     def runs(self, request, pk=None, **kwargs):
         job = self.get_object()
@@ -128,10 +122,6 @@ class JobViewSet(
             RunSummarySerializer(page, many=True, context={"request": request}).data
         )
 
-    @extend_schema(
-        parameters=[OpenApiParameter("count", int, description="How many (1-100), default 10")],
-        responses=dict,
-    )
     @action(detail=True, methods=["get"], filterset_class=None)
     def upcoming(self, request, pk=None, **kwargs):
         job = self.get_object()
@@ -147,6 +137,7 @@ class JobViewSet(
         )
 
 
+@schema.runs
 class RunViewSet(
     UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -172,10 +163,10 @@ class RunViewSet(
         return super().filter_queryset(queryset) if self.action == "list" else queryset
 
 
+@schema.schedule_preview
 class SchedulePreviewView(APIView):
     serializer_class = SchedulePreviewSerializer
 
-    @extend_schema(request=SchedulePreviewSerializer, responses=dict)
     def post(self, request):
         """Validate a schedule without creating a job: its normal form, text and next fires."""
         data = SchedulePreviewSerializer(data=request.data, context={"request": request})
@@ -202,7 +193,7 @@ class SchedulePreviewView(APIView):
         )
 
 
-@extend_schema(responses={200: dict, 503: dict})
+@schema.health
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])

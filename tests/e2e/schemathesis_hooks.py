@@ -1,16 +1,17 @@
-"""Schemathesis hooks for tests/e2e/test_schemathesis.py: shapes for `task` and `schedule`.
+"""Schemathesis hooks for tests/e2e/test_schemathesis.py: valid values, mostly.
 
-The served OpenAPI document leaves `task` and `schedule` free-form (issue 16), so
-generated jobs were never valid and every test stopped at validation: nothing got
-created, changed, paused or listed. Here the document is given the shapes the API
-takes (HTTP, command and catalog tasks; the schedule forms) before generation, so
-that valid jobs reach the services and the database, and negative cases mutate valid
-ones. HTTP tasks point at a closed loopback port, and the test's stack runs no
-worker: nothing generated is executed.
+The document gives each task type and schedule form its own component; left to
+themselves, generated values would mostly be refused (a random image name, base64 that
+is no script, a delay of 10^18 hours) and few jobs would reach the services and the
+database. Here the components' free fields get small lists of valid values before
+generation, so that valid jobs get created, changed, paused and listed, and negative cases
+mutate valid ones. HTTP tasks point at a closed loopback port, and the test's stack runs
+no worker: nothing generated is executed.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import schemathesis
@@ -26,83 +27,51 @@ HEADERS = {
     "additionalProperties": {"type": "string"},
 }
 
-HTTP_TASK = {
+SCRIPT = "IyEvYmluL3NoCmVjaG8gaGkK"  # "#!/bin/sh\necho hi\n"
+ENV = {
     "type": "object",
-    "properties": {
-        "type": {"enum": ["http"]},
-        "method": {"enum": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]},
+    "propertyNames": {"pattern": "^[A-Z][A-Z0-9_]{0,15}$"},
+    "additionalProperties": {"type": "string"},
+}
+# component -> field -> the shape generation uses instead of the document's.
+FIELDS: dict[str, dict[str, Any]] = {
+    "HttpTask": {
         "uri": {"enum": [TARGET]},
         "headers": HEADERS,
-        "body": {},
         "expected_range": {"enum": ["200-299", "204", "200,204,300-399"]},
         "timeout": DURATION,
     },
-    "required": ["uri"],
-    "additionalProperties": False,
-}
-COMMAND_TASK = {
-    "type": "object",
-    "properties": {
-        "type": {"enum": ["command"]},
-        "command": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-        "env": {
-            "type": "object",
-            "propertyNames": {"pattern": "^[A-Z][A-Z0-9_]{0,15}$"},
-            "additionalProperties": {"type": "string"},
-        },
+    "CommandTask": {"env": ENV, "timeout": DURATION, "cwd": {"enum": ["/tmp", "/"]}},
+    "ScriptTask": {
+        "content": {"enum": [SCRIPT]},
+        "filename": {"enum": ["hello.sh", "run"]},
+        "env": ENV,
+        "timeout": DURATION,
+        "cwd": {"enum": ["/tmp"]},
+    },
+    "DockerTask": {
+        "image": {"enum": ["busybox:1.36", "registry.internal:5000/tools/report:2.1"]},
+        "env": ENV,
+        "network": {"enum": ["none", "bridge"]},
+        "memory": {"enum": ["256m", "1g", 67108864]},
+        "cpus": {"enum": [0.5, 2]},
         "timeout": DURATION,
     },
-    "required": ["type", "command"],
-    "additionalProperties": False,
-}
-CATALOG_TASK = {
-    "type": "object",
-    "properties": {"type": {"enum": ["catalog"]}, "name": {"enum": ["sched.echo"]}},
-    "required": ["type", "name"],
-    "additionalProperties": False,
-}
-TASK = {"anyOf": [HTTP_TASK, COMMAND_TASK, CATALOG_TASK]}
-
-MOMENT = {"enum": ["now", "in 2m", "30s", "4d", "PT90S", "2030-01-24T12:28:27-08:00"]}
-LATER = {"enum": ["in 1h", "2030-01-24T12:28:27-08:00", "4d", None]}
-SCHEDULE = {
-    "anyOf": [
-        MOMENT,
-        {
-            "type": "object",
-            "properties": {"every": DURATION},
-            "required": ["every"],
-            "additionalProperties": False,
-        },
-        {
-            "type": "object",
-            "properties": {"interval": {"enum": [{"minutes": 5}, {"hours": 1, "seconds": 30}]}},
-            "required": ["interval"],
-            "additionalProperties": False,
-        },
-        {
-            "type": "object",
-            "properties": {"cron": {"enum": ["*/5 * * * *", "@daily", "0 3 * * 1-5"]}},
-            "required": ["cron"],
-            "additionalProperties": False,
-        },
-    ]
-}
-JOB_FIELDS = {
-    "task": TASK,
-    "schedule": SCHEDULE,
-    "timezone": {"enum": ["UTC", "Europe/Paris", "America/Los_Angeles"]},
-    "start_at": LATER,
-    "end_at": LATER,
-    "timeout": {**DURATION, "nullable": True},
-    "misfire_grace": {**DURATION, "nullable": True},
-    "retry": {
-        "type": "object",
-        "nullable": True,
-        "properties": {"max_attempts": {"enum": [1, 3]}, "delay": DURATION},
-        "additionalProperties": False,
+    "CatalogTask": {"name": {"enum": ["sched.echo"]}},
+    "ScheduleAt": {"enum": ["2030-01-24T12:28:27-08:00", "2031-06-01T08:00:00"]},
+    "ScheduleDelay": {"enum": ["in 2m", "30s", "4d", "PT90S"]},
+    "ScheduleEvery": {"every": DURATION},
+    "ScheduleInterval": {"interval": {"enum": [{"minutes": 5}, {"hours": 1, "seconds": 30}]}},
+    "ScheduleCron": {"cron": {"enum": ["*/5 * * * *", "@daily", "0 3 * * 1-5"]}},
+    "Retry": {"max_attempts": {"enum": [1, 3]}, "delay": DURATION, "max_delay": {"enum": ["1h"]}},
+    "JobInput": {
+        "timezone": {"enum": ["UTC", "Europe/Paris", "America/Los_Angeles"]},
+        "timeout": {**DURATION, "nullable": True},
+        "misfire_grace": {**DURATION, "nullable": True},
     },
+    "SchedulePreview": {"timezone": {"enum": ["UTC", "Europe/Paris"]}},
 }
+FIELDS["PatchedJobInput"] = FIELDS["JobInput"]
 
 # Channels: their test messages are sent by the web process itself, to the same closed
 # port (a refused connection) or the local SMTP server's (refused where there is none).
@@ -112,15 +81,34 @@ CHANNEL_FIELDS = {
 }
 
 
+FIELDS["ChannelInput"] = FIELDS["PatchedChannelInput"] = CHANNEL_FIELDS
+# Run by superusers only (others get a 403): left out of generated tasks.
+SUPERUSER_ONLY = ("run_as",)
+
+
+TASKS = ("HttpTask", "CommandTask", "ScriptTask", "DockerTask", "CatalogTask")
+
+
 @schemathesis.hook
 def before_load_schema(context, raw_schema: dict[str, Any]) -> None:
     schemas = raw_schema.get("components", {}).get("schemas", {})
-    for names, fields in (
-        (("JobInput", "PatchedJobInput", "SchedulePreview"), JOB_FIELDS),
-        (("ChannelInput", "PatchedChannelInput"), CHANNEL_FIELDS),
-    ):
-        for name in names:
-            properties = schemas.get(name, {}).get("properties", {})
-            for field, shape in fields.items():
-                if field in properties:
-                    properties[field] = shape
+    # The task components describe answers too (StoredTask: timeouts in seconds, memory
+    # in bytes): the requests' Task gets copies to steer, the answers keep the originals.
+    task = schemas["Task"]
+    steered = {f"{name}Fuzz" if name in TASKS else name: shape for name, shape in FIELDS.items()}
+    for name in TASKS:
+        schemas[f"{name}Fuzz"] = copy.deepcopy(schemas[name])
+    task["oneOf"] = [{"$ref": f"{item['$ref']}Fuzz"} for item in task["oneOf"]]
+    mapping = task["discriminator"]["mapping"]
+    task["discriminator"]["mapping"] = {kind: f"{ref}Fuzz" for kind, ref in mapping.items()}
+    for name, fields in steered.items():
+        schema = schemas[name]
+        if "enum" in fields:  # a string form of a schedule
+            schema.pop("pattern", None)
+            schema["enum"] = fields["enum"]
+            continue
+        properties = schema["properties"]
+        for field, shape in fields.items():
+            properties[field] = shape
+        for field in SUPERUSER_ONLY:
+            properties.pop(field, None)
