@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from jobs.idempotency import HEADER, KeyReused
 from jobs.quotas import QuotaExceeded
 from jobs.services import JobConflict
 
@@ -31,6 +32,8 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, JobConflict):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, KeyReused):  # the key came with another request: the client's error
+        return Response({HEADER: [str(exc)]}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     if isinstance(exc, QuotaExceeded):
         return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):  # a malformed id in a lookup

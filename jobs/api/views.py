@@ -16,9 +16,10 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobs import selectors, services, timing
+from jobs import idempotency, selectors, services, timing
 from jobs.models import Job, Run
 
+from . import idempotency as idempotency_header
 from .filters import JobFilter, RunFilter
 from .pagination import RunListPagination
 from .params import int_param
@@ -74,13 +75,30 @@ class JobViewSet(
         prefetch_related_objects(page, "notify_rules")  # the jobs' `notify`: one more
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=JobInputSerializer, responses={201: JobSerializer})
+    @extend_schema(
+        request=JobInputSerializer,
+        responses={201: JobSerializer},
+        parameters=[idempotency_header.PARAMETER],
+    )
     def create(self, request, *args, **kwargs):
+        key = idempotency_header.request_key(request)  # None without an Idempotency-Key
+        if key is not None:
+            job = idempotency.earlier_job(owner=request.user, **key)
+            if job is not None:  # a retry: the same answer, not a second job
+                return self._created(job, replayed=True)
         data = JobInputSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        job = services.job_create(owner=request.user, data=data.validated_data)
-        body = JobSerializer(job, context={"request": request}).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["link"]})
+        job, replayed = services.job_create_once(
+            owner=request.user, data=data.validated_data, **(key or {})
+        )
+        return self._created(job, replayed=replayed)
+
+    def _created(self, job: Job, *, replayed: bool) -> Response:
+        body = JobSerializer(job, context={"request": self.request}).data
+        headers = {"Location": body["link"]}
+        if replayed:
+            headers[idempotency_header.REPLAYED_HEADER] = "true"
+        return Response(body, status=status.HTTP_201_CREATED, headers=headers)
 
     @extend_schema(request=JobInputSerializer, responses=JobSerializer)
     def partial_update(self, request, *args, **kwargs):
