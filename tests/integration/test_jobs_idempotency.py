@@ -17,7 +17,7 @@ from jobs.api.serializers import JobInputSerializer
 from jobs.beat import DispatchingScheduler
 from jobs.models import IdempotencyKey, Job
 
-from .helpers import http_job
+from .helpers import end_other_sessions, http_job
 
 pytestmark = pytest.mark.django_db
 
@@ -235,8 +235,15 @@ def test_a_create_racing_a_rolled_back_one_with_its_key_creates_the_job(alice):
     assert IdempotencyKey.objects.get().job_id == second.id
 
 
+@pytest.fixture
+def web(live_server):
+    """A live web server on loopback (its sessions ended after the test)."""
+    yield live_server
+    end_other_sessions()
+
+
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_posts_with_one_key_over_http_create_one_job(alice, live_server):
+def test_concurrent_posts_with_one_key_over_http_create_one_job(alice, web):
     """Two clients post the same key at the same moment, for several keys: one job each."""
     token = Token.objects.create(user=alice).key
     keys = [f"burst-{i}" for i in range(8)]
@@ -247,7 +254,7 @@ def test_concurrent_posts_with_one_key_over_http_create_one_job(alice, live_serv
         with requests.Session() as session:
             barrier.wait(10)
             response = session.post(
-                f"{live_server.url}{JOBS}",
+                f"{web.url}{JOBS}",
                 json=http_job(name=key),
                 headers={"Authorization": f"Token {token}", "Idempotency-Key": key},
                 timeout=30,
