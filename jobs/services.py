@@ -150,6 +150,7 @@ def job_update(*, job: Job, data: dict[str, Any]) -> Job:
     WATCH_FIELDS alone (`notify` replaces the job's rules)."""
     job = _locked(job, refuse_canceled="The job is canceled; create a new one.")
     now = timezone.now()
+    data = _without_unchanged_schedule(job, data)
     if "notify" in data:
         set_job_rules(job=job, rules=data["notify"])
     _apply(job, data)
@@ -180,6 +181,20 @@ def job_update(*, job: Job, data: dict[str, Any]) -> Job:
         settle_jobs([job.id])
     job.refresh_from_db()
     return job
+
+
+def _without_unchanged_schedule(job: Job, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` without its schedule fields when each holds the job's current value: sending
+    a job's schedule back as it is (the browsable API's PATCH form, one other field edited)
+    must not plan it anew, which for a one-off job already fired would fire it again."""
+    sent = [field for field in SCHEDULE_FIELDS if field in data]
+    if not sent:
+        return data
+    for field in sent:
+        value = data[field].to_json() if field == "schedule" else data[field]
+        if value != getattr(job, field):
+            return data
+    return {key: value for key, value in data.items() if key not in SCHEDULE_FIELDS}
 
 
 @transaction.atomic

@@ -63,6 +63,13 @@ class JobViewSet(
             return Job.objects.none()
         return selectors.jobs_visible_to(self.request.user).order_by("-created_at")
 
+    def get_serializer_class(self):
+        # The browsable API's forms for POST and PATCH show the fields these take (a PATCH
+        # form holds the job's current values), not the job's read-only ones.
+        if self.action in ("create", "partial_update"):
+            return JobInputSerializer
+        return JobSerializer
+
     def get_throttles(self):
         # Creates are counted at their own rate (higher for trusted clients), not the user's.
         if self.action == "create":
