@@ -4,6 +4,7 @@ anything starts; the banner comes again once the web answers; the plugin is the 
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import queue
 import socket
@@ -103,7 +104,7 @@ def web():
 def test_the_banner_comes_again_once_the_web_answers_and_the_output_is_quiet(web, monkeypatch):
     monkeypatch.setattr(run, "QUIET", 0.3)
     events: queue.Queue = queue.Queue()
-    printer = run.BannerPrinter(open(os.devnull, "w"))  # noqa: SIM115 (closed with the test)
+    printer = run.BannerPrinter(io.StringIO())
     url = f"http://127.0.0.1:{web.server_address[1]}/api/v1/health"
     announcer = threading.Thread(
         target=run.announce_when_up, args=(events, printer, url, "BANNER TEXT")
@@ -118,7 +119,6 @@ def test_the_banner_comes_again_once_the_web_answers_and_the_output_is_quiet(web
     assert message.name == run.BANNER
     assert message.data.endswith("BANNER TEXT")
     assert time.monotonic() - printer.last_line >= 0.3
-    printer.output.close()
 
 
 def test_the_banner_message_is_printed_as_it_is(capsys):
