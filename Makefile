@@ -8,10 +8,17 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sched
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard examples/sched-example-plugin/*.toml examples/sched-example-plugin/sched_example_plugin/*.py)
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	# The example catalog plugin, which the tests use (a separate package, by entry point).
+	touch $@
+
+# The example catalog plugin, which the tests use (a separate package, by entry point).
+# Only the tests install it: `make run` serves the built-in catalog tasks alone.
+.PHONY: plugin
+plugin: $(VENV)/.plugin
+
+$(VENV)/.plugin: $(VENV)/.installed $(wildcard examples/sched-example-plugin/*.toml examples/sched-example-plugin/sched_example_plugin/*.py)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall \
 		./examples/sched-example-plugin
 	touch $@
@@ -35,7 +42,7 @@ openapi: venv
 	SECRET_KEY=openapi-document-check-only-not-a-secret-0123456789abcdef DEBUG=0 \
 		$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
-test-postgres: venv podman browser
+test-postgres: venv plugin podman browser
 	DATABASE_URL=$(TEST_DATABASE_URL) SCHED_PODMAN_DIR=$(PODMAN_DIR) \
 		$(BIN)/pytest -n 2 --dist loadfile -m "not faults" $(PYTEST_ARGS)
 
@@ -43,10 +50,10 @@ test-postgres: venv podman browser
 # PostgreSQL cluster of its own (initdb, a free port), hundreds of jobs per test. Serial, a
 # few minutes; it never touches the server at TEST_DATABASE_URL. Figures in the summary.
 .PHONY: test-faults
-test-faults: venv
+test-faults: venv plugin
 	$(BIN)/pytest tests/faults -p no:xdist -m faults $(PYTEST_ARGS)
 
-test-sqlite: venv podman
+test-sqlite: venv plugin podman
 	DATABASE_URL= SCHED_PODMAN_DIR=$(PODMAN_DIR) $(BIN)/pytest -m smoke $(PYTEST_ARGS)
 
 # Podman serving the Docker Engine API for the docker task tests: installs it if missing

@@ -13,10 +13,14 @@ from django_celery_beat.schedulers import DatabaseScheduler
 from dashboard import rollup
 from notifications import sweeper as notification_sweeper
 
-from . import metrics, reaper
+from . import idempotency, metrics, reaper
 from .dispatch import dispatch
 
 log = logging.getLogger(__name__)
+
+# Seconds between purges of idempotency keys older than a day (jobs/idempotency.py): they
+# no longer count from the moment they expire; the purge only keeps the table small.
+PURGE_INTERVAL = 600
 
 
 class DispatchingScheduler(DatabaseScheduler):
@@ -36,9 +40,12 @@ class DispatchingScheduler(DatabaseScheduler):
 
     The dashboard's rollup (dashboard/rollup.py) recounts recent runs every
     ROLLUP_INTERVAL in a thread this scheduler starts, beside the tick.
+
+    Idempotency keys older than a day are purged every PURGE_INTERVAL.
     """
 
     _next_reap: float = 0.0
+    _next_purge: float = 0.0
     _rollup: threading.Thread | None = None
 
     def tick(self, *args, **kwargs) -> float:
@@ -55,6 +62,7 @@ class DispatchingScheduler(DatabaseScheduler):
         finally:
             metrics.dispatcher_tick(time.perf_counter() - started)
         self._reap_when_due()
+        self._purge_when_due()
         return min(interval, settings.SCHED["DISPATCH_INTERVAL"])
 
     def _start_rollup(self) -> None:
@@ -75,4 +83,15 @@ class DispatchingScheduler(DatabaseScheduler):
             notification_sweeper.sweep()
         except Exception:  # the database is away: try again at the next interval
             log.exception("reaping failed; retrying in REAP_INTERVAL")
+            close_old_connections()
+
+    def _purge_when_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_INTERVAL
+        try:
+            idempotency.purge_expired()
+        except Exception:  # the database is away: try again at the next interval
+            log.exception("purging idempotency keys failed; retrying in PURGE_INTERVAL")
             close_old_connections()

@@ -127,3 +127,24 @@ def short(value: object, length: int = 12) -> SafeString:
     if len(text) <= length:
         return format_html("{}", text)
     return format_html('<span title="{}">{}</span>', text, cut(text, length))
+
+
+# A run's error in a log line: at most this many characters, on one line.
+LOG_ERROR_LENGTH = 500
+
+
+def log_run_ended(log, status: str, job, run_id, attempt: int, error: str, then: str = "") -> None:
+    """One WARNING line for a run that ended badly (failed, timed_out, lost): the job's name,
+    the run, and its error on one line, so that `LOG_LEVEL=INFO` shows why work failed
+    without a look at the database. `then`: what follows (a retry, a recovery)."""
+    text = " ".join(error.split()) or "(no error text)"
+    log.warning(
+        "run %s: job %r (%s) run=%s attempt=%d%s: %s",
+        status,
+        job.name or "",
+        job.id,
+        run_id,
+        attempt,
+        f", {then}" if then else "",
+        cut(text, LOG_ERROR_LENGTH),
+    )

@@ -6,6 +6,8 @@ jobs.safejson, so executors/ and catalog/ use it without importing the API.
 
 from __future__ import annotations
 
+import difflib
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -13,14 +15,26 @@ from jobs import safejson
 from jobs.durations import format_duration, parse_duration
 
 
+def unknown_fields(keys, known) -> dict[str, list[str]]:
+    """An error for each of `keys` not in `known`, suggesting the closest known field
+    (`url`: "Unknown field 'url'. Did you mean 'uri'?"); empty when all are known."""
+    known = list(known)
+    errors = {}
+    for key in sorted(set(keys) - set(known), key=str):
+        close = difflib.get_close_matches(str(key)[:100], known, n=1, cutoff=0.6)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        errors[key] = [f"Unknown field '{key}'.{hint}"]
+    return errors
+
+
 class StrictSerializer(serializers.Serializer):
     """A serializer that rejects keys it does not know, naming each one."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
+            unknown = unknown_fields(data, self.fields)
             if unknown:
-                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+                raise serializers.ValidationError(unknown)
         return super().to_internal_value(data)
 
 

@@ -192,3 +192,29 @@ class WorkerProcess(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"{self.host}:{self.pid}"
+
+
+class IdempotencyKey(models.Model):
+    """A create of a job sent with an `Idempotency-Key` header (jobs/idempotency.py).
+
+    Unique per owner and key, and inserted in the transaction that creates the job: of two
+    requests with one key, the second waits on the first's row and answers its job. Kept a
+    day (jobs.idempotency.KEEP_FOR); beat purges older ones."""
+
+    # No index of its own: the unique constraint's (owner, key) serves it.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    key = models.CharField(max_length=255)
+    # SHA-256 of the request (method, path, body): another request under the key is a 422.
+    fingerprint = models.CharField(max_length=64)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="idempotency_key_one_per_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

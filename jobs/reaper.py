@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from . import metrics
 from .attempts import plan_next_attempt
+from .display import log_run_ended
 from .models import Run, RunStatus, Trigger
 from .publish import publish
 from .settle import settle_jobs
@@ -73,6 +74,7 @@ def recover_lost_runs(now=None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.SCHED["LOST_AFTER"])
     recovered = []
+    lost = []
     with transaction.atomic():
         runs = list(
             Run.objects.select_for_update(skip_locked=True, of=("self",))
@@ -80,17 +82,20 @@ def recover_lost_runs(now=None) -> int:
             .filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff)[:1000]
         )
         for run in runs:
+            error = f"No heartbeat from worker {run.worker} since {run.heartbeat_at:%H:%M:%S}."
             Run.objects.filter(id=run.id, status=RunStatus.RUNNING).update(
-                status=RunStatus.LOST,
-                finished_at=now,
-                error=f"No heartbeat from worker {run.worker} since {run.heartbeat_at:%H:%M:%S}.",
+                status=RunStatus.LOST, finished_at=now, error=error
             )
             nxt = plan_next_attempt(run.job, run, Trigger.RECOVERY, now=now)
             if nxt is not None:
                 nxt.queued_at = now
                 Run.objects.filter(id=nxt.id).update(queued_at=now)
                 recovered.append(nxt)
+            lost.append((run, error, nxt))
         settle_jobs({r.job_id for r in runs})
+    for run, error, nxt in lost:  # after the commit: what the log says was recorded
+        then = f"recovery attempt {nxt.attempt}" if nxt else "no attempt follows"
+        log_run_ended(log, RunStatus.LOST, run.job, run.id, run.attempt, error, then)
     if runs:
         log.warning("marked %d runs lost, %d recovery attempts", len(runs), len(recovered))
         metrics.runs_lost(r.job.type for r in runs)

@@ -19,6 +19,7 @@ from executors.registry import get_executor
 
 from . import metrics, runner_sql
 from .attempts import plan_next_attempt
+from .display import log_run_ended
 from .health import fire_ended
 from .heartbeat import Heartbeat
 from .models import ACTIVE_JOB_STATUSES, Concurrency, Job, JobStatus, Run, RunStatus, Trigger
@@ -218,6 +219,9 @@ def finish(run: Run, outcome: Outcome) -> bool:
             Job.objects.filter(id=job.id).update(last_run_id=run.id)
         settle_jobs([job.id])
     metrics.run_finished(job.type, outcome.status, run.started_at, now)
+    if outcome.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):  # not on the success path
+        then = f"retry {retry_run.attempt} due {retry_run.due_at:%H:%M:%S}" if retry_run else ""
+        log_run_ended(log, outcome.status, job, run.id, run.attempt, error, then)
     if retry_run is not None:
         _publish_if_due(retry_run)
     return True

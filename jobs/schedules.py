@@ -5,6 +5,7 @@ change fires once at the end of the gap; a repeated wall time fires once, at
 its first occurrence. Intervals are elapsed time and ignore DST.
 """
 
+import difflib
 import math
 import re
 import zoneinfo
@@ -71,11 +72,45 @@ def _zone_names() -> frozenset[str]:
 
 
 def get_zone(name) -> zoneinfo.ZoneInfo:
-    """Return the ZoneInfo for an IANA name or raise ScheduleError."""
+    """Return the ZoneInfo for an IANA name or raise ScheduleError (suggesting close names)."""
     if not isinstance(name, str) or name not in _zone_names():
         shown = f"'{name}'" if isinstance(name, str) else repr(name)
-        raise ScheduleError(f"unknown time zone {shown}")
+        close = close_zones(name) if isinstance(name, str) else []
+        hint = (
+            f": did you mean {_either(close)}?" if close else " (an IANA name, e.g. 'Europe/Paris')"
+        )
+        raise ScheduleError(f"unknown time zone {shown}{hint}")
     return zoneinfo.ZoneInfo(name)
+
+
+def close_zones(name: str, count: int = 3) -> list[str]:
+    """IANA names close to `name`: the same but for case ('europe/paris'), a city or last
+    part ('Paris', 'new york'), else the most alike by difflib's ratio ('Europe/Pari')."""
+    key = name.strip().lower().replace(" ", "_")
+    if not key or len(key) > 64:
+        return []
+    by_lower, by_city = _zone_keys()
+    if key in by_lower:
+        return [by_lower[key]]
+    if key in by_city:
+        return sorted(by_city[key])[:count]
+    found = difflib.get_close_matches(key, by_lower, n=count, cutoff=0.75)
+    return [by_lower[match] for match in found]
+
+
+@cache
+def _zone_keys() -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The zone names by their lower case, and by the lower case of their last part."""
+    by_lower = {zone.lower(): zone for zone in _zone_names()}
+    by_city: dict[str, list[str]] = {}
+    for zone in _zone_names():
+        by_city.setdefault(zone.rsplit("/", 1)[-1].lower(), []).append(zone)
+    return by_lower, by_city
+
+
+def _either(names: list[str]) -> str:
+    quoted = [f"'{name}'" for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
 def _utc(value, name: str) -> datetime:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID, uuid4
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,6 +12,7 @@ from django.utils import timezone
 from executors.registry import get_executor
 from notifications.services import set_job_rules
 
+from . import idempotency
 from .models import ACTIVE_JOB_STATUSES, Job, JobStatus, Run, RunStatus, Trigger
 from .pausing import cancel_pending, pause_locked
 from .publish import publish_runs
@@ -100,17 +102,36 @@ def _first_fire(job: Job, now: datetime) -> datetime | None:
 
 
 @transaction.atomic
-def job_create(*, owner, data: dict[str, Any]) -> Job:
+def job_create(*, owner, data: dict[str, Any], job_id: UUID | None = None) -> Job:
+    """Create a job (with `job_id`, else a new one: jobs/idempotency.py names it first)."""
     check_active_jobs(owner)
     now = timezone.now()
     data = {"retry": parse_retry(None), **data}
     job = Job(owner=owner, timezone=data.get("timezone", "UTC"))
+    if job_id is not None:
+        job.id = job_id
     _apply(job, data)
     job.anchor_at = _first_fire(job, now)
     _arm(job, now=now, first=job.anchor_at, new=True)
     if data.get("notify"):
         set_job_rules(job=job, rules=data["notify"])
     return job
+
+
+@transaction.atomic
+def job_create_once(
+    *, owner, data: dict[str, Any], key: str | None = None, fingerprint: str = ""
+) -> tuple[Job, bool]:
+    """Create a job, under an Idempotency-Key if `key` is given (jobs/idempotency.py):
+    (the job, False); or (the job another request with the key created first, True).
+    The key and the job are written in this one transaction."""
+    if key is None:
+        return job_create(owner=owner, data=data), False
+    job_id = uuid4()
+    earlier = idempotency.claim(owner=owner, key=key, fingerprint=fingerprint, job_id=job_id)
+    if earlier is not None:
+        return earlier, True
+    return job_create(owner=owner, data=data, job_id=job_id), False
 
 
 def _locked(job: Job, *, refuse_canceled: str | None = None) -> Job:
@@ -129,6 +150,7 @@ def job_update(*, job: Job, data: dict[str, Any]) -> Job:
     WATCH_FIELDS alone (`notify` replaces the job's rules)."""
     job = _locked(job, refuse_canceled="The job is canceled; create a new one.")
     now = timezone.now()
+    data = _without_unchanged_schedule(job, data)
     if "notify" in data:
         set_job_rules(job=job, rules=data["notify"])
     _apply(job, data)
@@ -159,6 +181,20 @@ def job_update(*, job: Job, data: dict[str, Any]) -> Job:
         settle_jobs([job.id])
     job.refresh_from_db()
     return job
+
+
+def _without_unchanged_schedule(job: Job, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` without its schedule fields when each holds the job's current value: sending
+    a job's schedule back as it is (the browsable API's PATCH form, one other field edited)
+    must not plan it anew, which for a one-off job already fired would fire it again."""
+    sent = [field for field in SCHEDULE_FIELDS if field in data]
+    if not sent:
+        return data
+    for field in sent:
+        value = data[field].to_json() if field == "schedule" else data[field]
+        if value != getattr(job, field):
+            return data
+    return {key: value for key, value in data.items() if key not in SCHEDULE_FIELDS}
 
 
 @transaction.atomic

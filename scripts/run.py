@@ -1,10 +1,12 @@
 """`make run`: everything on one machine with the embedded defaults.
 
-Makes var/ (0700), a secret key, applies migrations, starts a private redis-server when
-nothing answers at REDIS_URL, creates an admin user and an API token on first
-run, prints how to log in, then starts web, worker and beat with honcho, sharing one
-directory of metrics files (PROMETHEUS_MULTIPROC_DIR, emptied first) so that the web's
-/metrics serves the counters of all three.
+Checks that the web's port (WEB_BIND) is free, makes var/ (0700), a secret key, applies
+migrations, starts a private redis-server when nothing answers at REDIS_URL, creates an
+admin user and an API token on first run, prints how to log in, then starts web, worker
+and beat with honcho, sharing one directory of metrics files (PROMETHEUS_MULTIPROC_DIR,
+emptied first) so that the web's /metrics serves the counters of all three. Once the web
+answers and the processes' start-up lines have passed, it prints the banner again: it is
+the last thing on the screen.
 """
 
 from __future__ import annotations
@@ -16,13 +18,53 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from honcho import environ
+from honcho.manager import Manager
+from honcho.printer import Message, Printer
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 BIN = Path(sys.executable).parent
+DEFAULT_BIND = "127.0.0.1:8000"
+# Once the web answers: the banner comes when no process has printed for QUIET seconds
+# (the worker's and beat's start-up lines), or after SETTLE_LIMIT seconds at most.
+QUIET = 1.0
+SETTLE_LIMIT = 15.0
+UP_LIMIT = 120.0  # seconds to wait for the web's /api/v1/health before giving up
+BANNER = "\0banner"  # the name of the banner's message to the printer (no process's name)
+
+
+def port_problem(bind: str) -> str | None:
+    """Why gunicorn could not listen at `bind` (host:port), or None: checked by binding it
+    here first, as gunicorn would (SO_REUSEADDR), so a taken port is a clear message before
+    anything starts, not a traceback among the three processes' logs."""
+    if bind.startswith(("unix:", "fd://")):
+        return None
+    host, _, port_text = bind.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    if not port_text.isdigit():
+        return f"WEB_BIND={bind} is not host:port (e.g. {DEFAULT_BIND})."
+    port = int(port_text)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            other = f"{host if ':' not in host else f'[{host}]'}:{port + 1}"
+            return (
+                f"Cannot listen on {host} port {port} ({exc.strerror or exc}): another "
+                f"`make run` or another server holds it.\n"
+                f"Stop it, or set WEB_BIND to a free address, e.g.: WEB_BIND={other} make run"
+            )
+    return None
 
 
 def make_var() -> None:
@@ -140,11 +182,14 @@ def ensure_admin() -> tuple[str, str | None, str]:
 
 
 def main() -> None:
+    bind = os.environ.setdefault("WEB_BIND", DEFAULT_BIND)
+    problem = port_problem(bind)
+    if problem:
+        sys.exit(problem)
     make_var()
     os.environ.setdefault("SECRET_KEY", secret_key())
     os.environ.setdefault("DEBUG", "0")
     redis_url = os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-    bind = os.environ.setdefault("WEB_BIND", "127.0.0.1:8000")
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     ensure_redis(redis_url)
     metrics_dir()
@@ -156,7 +201,7 @@ def main() -> None:
     example = json.dumps(
         {"task": {"uri": f"{base}/api/v1/health", "method": "GET"}, "schedule": "now"}
     )
-    print(
+    banner = (
         "\n"
         f"  Admin:     {base}/admin/   user {user}, password {password_note}\n"
         f"  API docs:  {base}/api/v1/docs\n"
@@ -166,8 +211,90 @@ def main() -> None:
         f"               -H 'Content-Type: application/json' \\\n"
         f"               -d '{example}' {base}/api/v1/jobs\n"
     )
+    print(banner, flush=True)
     os.chdir(ROOT)
-    os.execv(str(BIN / "honcho"), [str(BIN / "honcho"), "start", "-f", "Procfile"])
+    start(banner, health_url(bind))
+
+
+def health_url(bind: str) -> str | None:
+    """Where this machine reaches the web's /api/v1/health (a wildcard bind: loopback);
+    None for a Unix socket."""
+    if bind.startswith(("unix:", "fd://")):
+        return None
+    host, _, port = bind.rpartition(":")
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "[::]": "[::1]"}.get(host, host)
+    return f"http://{host}:{port}/api/v1/health"
+
+
+class BannerPrinter(Printer):
+    """honcho's printer, which also prints the banner (a message named BANNER) as it is and
+    notes when a process last printed."""
+
+    last_line = 0.0  # time.monotonic() of the processes' last line
+
+    def write(self, message: Message) -> None:
+        if message.name == BANNER:
+            print(message.data, file=self.output, flush=True)
+            return
+        self.last_line = time.monotonic()
+        super().write(message)
+
+
+def start(banner: str, health: str | None) -> None:
+    """Run the Procfile's processes as `honcho start` does (a process's end stops the
+    others; Ctrl-C stops them all), and print the banner again once they are up."""
+    printer = BannerPrinter(sys.stdout)
+    manager = Manager(printer)
+    dotenv = ROOT / ".env"  # honcho's own: KEY=value lines for the processes, if present
+    procfile = environ.parse_procfile((ROOT / "Procfile").read_text())
+    for process in environ.expand_processes(
+        procfile.processes,
+        env=environ.parse(dotenv.read_text()) if dotenv.exists() else {},
+        port=int(os.environ.get("PORT", "5000")),
+    ):
+        manager.add_process(process.name, process.cmd, env={**os.environ, **process.env})
+    if health is not None:
+        threading.Thread(
+            target=announce_when_up, args=(manager.events, printer, health, banner), daemon=True
+        ).start()
+    manager.loop()
+    sys.exit(manager.returncode)
+
+
+def announce_when_up(events, printer: BannerPrinter, health: str, banner: str) -> bool:
+    """Put the banner on the printer's queue once `health` answers 200 and the processes
+    have been quiet for QUIET seconds (SETTLE_LIMIT at most); False if the web never
+    answered within UP_LIMIT (its log says why; the banner above still holds)."""
+    deadline = time.monotonic() + UP_LIMIT
+    while not web_answers(health):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
+    settled = time.monotonic() + SETTLE_LIMIT
+    while time.monotonic() - printer.last_line < QUIET and time.monotonic() < settled:
+        time.sleep(0.1)
+    events.put(
+        Message(
+            type="line",
+            data=f"\nweb, worker and beat are up.{banner}",
+            time=datetime.now(),
+            name=BANNER,
+            colour=None,
+        )
+    )
+    return True
+
+
+# Straight to the web process: never through an http_proxy of the environment.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def web_answers(url: str) -> bool:
+    try:
+        with _DIRECT.open(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:  # refused, reset, timed out, or an HTTP error such as 503
+        return False
 
 
 if __name__ == "__main__":

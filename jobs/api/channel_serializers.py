@@ -14,6 +14,8 @@ from jobs.fields import StrictSerializer
 from notifications.models import Channel, ChannelKind, Delivery
 from notifications.services import KIND_FIELDS
 
+from .links import absolute_link
+
 MAX_ADDRESSES = 10  # an email channel's `to`
 _OPTIONAL = ("url", "secret", "to")  # the fields one kind or another takes
 _email = EmailValidator()
@@ -122,7 +124,7 @@ class ChannelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_link(self, channel: Channel) -> str:
-        return f"/api/v1/channels/{channel.id}"
+        return absolute_link(self.context, f"/api/v1/channels/{channel.id}")
 
     def get_has_secret(self, channel: Channel) -> bool:
         return bool(channel.secret)

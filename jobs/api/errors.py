@@ -9,12 +9,15 @@ from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
-from django.views import defaults
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from jobs.idempotency import HEADER, KeyReused
 from jobs.quotas import QuotaExceeded
 from jobs.services import JobConflict
 
@@ -32,10 +35,14 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, JobConflict):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, KeyReused):  # the key came with another request: the client's error
+        return Response({HEADER: [str(exc)]}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     if isinstance(exc, QuotaExceeded):
         return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):  # a malformed id in a lookup
         exc = Http404()
+    if isinstance(exc, UnsupportedMediaType) and exc.get_codes() == "unsupported_media_type":
+        exc = UnsupportedMediaType("", detail=_media_type_problem(context.get("request")))
     response = drf_exception_handler(exc, context)
     if response is None and isinstance(exc, SuspiciousOperation):
         return None  # Django answers 400 and logs it (e.g. too many form fields)
@@ -56,9 +63,37 @@ def exception_handler(exc, context):
     return response
 
 
-def page_not_found(request, exception):
-    """Django's 404 (no URL matched): under /api/ the API's JSON shape, as every answer of
-    the API is JSON (the OpenAPI document says so); elsewhere Django's own page."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"detail": "Not found."}, status=404)
-    return defaults.page_not_found(request, exception)
+def _media_type_problem(request) -> str:
+    """DRF's 415 says 'Unsupported media type "" in request.': say what to send instead."""
+    sent = getattr(request, "content_type", "") or ""
+    if not sent:
+        return (
+            'The body came without a Content-Type: send JSON with "Content-Type: application/json".'
+        )
+    shown = sent.split(";")[0].strip()[:100]
+    return (
+        f"The body came as {shown!r}, which is not taken here: send JSON "
+        'with "Content-Type: application/json".'
+    )
+
+
+@csrf_exempt  # it changes nothing: a write with a session cookie gets this 404, not a CSRF page
+def no_such_endpoint(request, *args, **kwargs) -> JsonResponse:
+    """Any path under /api/ that no endpoint has (schedsite/urls.py routes them here last):
+    a 404 in the API's JSON shape, never Django's HTML page, and the path without its
+    trailing slash when that is an endpoint (the API's paths have none)."""
+    path = request.path
+    detail = f"No such endpoint: {request.method} {path[:200]}."
+    if path.endswith("/") and _is_endpoint(path.rstrip("/")):
+        detail += f" The API's paths have no trailing slash: {path.rstrip('/')}"
+    else:
+        detail += " The endpoints are listed at /api/v1/docs."
+    return JsonResponse({"detail": detail}, status=status.HTTP_404_NOT_FOUND)
+
+
+def _is_endpoint(path: str) -> bool:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return match.func is not no_such_endpoint

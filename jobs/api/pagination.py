@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.settings import api_settings
 
 from jobs.selectors import runs_newest_first
 
-from .params import int_param
+from .params import int_param, unknown_params
 
 # PostgreSQL's OFFSET is a bigint.
 MAX_OFFSET = 2**63 - 1
@@ -16,11 +18,26 @@ MAX_OFFSET = 2**63 - 1
 class CappedLimitOffsetPagination(LimitOffsetPagination):
     """`?limit=` from 1 to API_MAX_PAGE_SIZE and `?offset=` from 0: anything else, a
     limit above the cap included, is a 400 naming the parameter and the limit (a page
-    silently smaller than asked for would read as the end of the list)."""
+    silently smaller than asked for would read as the end of the list).
+
+    A query parameter the list does not know (not `limit`, `offset`, `format`, nor one of
+    its filters) is a 400 naming it: a misspelt filter (`?stauts=failed`) would otherwise
+    answer the whole list as if it were the filtered one."""
 
     @property
     def max_limit(self) -> int:
         return settings.API_MAX_PAGE_SIZE
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.check_params(request, view)
+        return super().paginate_queryset(queryset, request, view)
+
+    def check_params(self, request, view) -> None:
+        known = {self.limit_query_param, self.offset_query_param, *_filters_of(view)}
+        known.add(api_settings.URL_FORMAT_OVERRIDE)  # ?format=json, the browsable API's
+        unknown = unknown_params(request, known)
+        if unknown:
+            raise serializers.ValidationError(unknown)
 
     def get_limit(self, request) -> int:
         return int_param(
@@ -75,6 +92,7 @@ class RunListPagination(CappedLimitOffsetPagination):
     (selectors.runs_newest_first: how PostgreSQL finds the page depends on it)."""
 
     def paginate_queryset(self, queryset, request, view=None):
+        self.check_params(request, view)
         self.request = request
         self.limit = self.get_limit(request)
         self.count = self.get_count(queryset)
@@ -85,3 +103,9 @@ class RunListPagination(CappedLimitOffsetPagination):
             return []
         queryset = runs_newest_first(queryset, matching=self.count)
         return list(queryset[self.offset : self.offset + self.limit])
+
+
+def _filters_of(view) -> list[str]:
+    """The query parameters of the view's filters (its FilterSet's), none without one."""
+    filterset_class = getattr(view, "filterset_class", None)
+    return list(filterset_class.base_filters) if filterset_class is not None else []

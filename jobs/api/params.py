@@ -1,7 +1,8 @@
-"""Strict reading of integer query parameters: a 400 naming the parameter, never a 500."""
+"""Strict reading of query parameters: a 400 naming the parameter, never a 500."""
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from rest_framework import serializers
@@ -25,3 +26,15 @@ def int_param(request, name: str, *, default: int, minimum: int, maximum: int) -
     if not minimum <= value <= maximum:
         raise serializers.ValidationError({name: [f"Must be from {minimum} to {maximum}."]})
     return value
+
+
+def unknown_params(request, known) -> dict[str, list[str]]:
+    """An error for each query parameter not in `known`, suggesting the closest known one
+    and listing them all."""
+    known = sorted(known)
+    errors = {}
+    for name in sorted(set(request.query_params) - set(known)):
+        close = difflib.get_close_matches(name[:100], known, n=1, cutoff=0.6)
+        hint = f"Did you mean '{close[0]}'? " if close else ""
+        errors[name[:100]] = [f"Unknown query parameter. {hint}Known: {', '.join(known)}."]
+    return errors

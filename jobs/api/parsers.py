@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType, ValidationError
 
 from jobs import safejson
 
@@ -35,11 +37,26 @@ def check_form(data) -> None:
     raise ValidationError({key: [problem]})
 
 
+# A JSON body sent as a form: what `curl -d '{...}'` without a Content-Type does.
+JSON_AS_FORM = (
+    "The body looks like JSON but came as {media_type} (what curl -d sends unless told): "
+    'send it with the header "Content-Type: application/json".'
+)
+
+
 class FormParser(parsers.FormParser):
-    """The browsable API's forms: NUL and lone surrogates refused per field."""
+    """The browsable API's forms: NUL and lone surrogates refused per field. A body that
+    is JSON is a 415 saying so, not a form of one odd field name."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
+        raw = stream.read() if stream is not None else b""
+        if raw.lstrip()[:1] in (b"{", b"["):
+            raise UnsupportedMediaType(
+                media_type,
+                detail=JSON_AS_FORM.format(media_type=media_type),
+                code="json_sent_as_form",
+            )
+        data = super().parse(io.BytesIO(raw), media_type, parser_context)
         check_form(data)
         return data
 

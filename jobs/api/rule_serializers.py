@@ -11,6 +11,8 @@ from jobs.fields import StrictSerializer
 from jobs.models import Event
 from notifications.models import Channel, Rule
 
+from .links import absolute_link
+
 # A rule without `on` sends these: a job failing every minute sends one message, and one
 # more when it works again.
 DEFAULT_EVENTS = (Event.FAILURE.value, Event.RECOVERY.value)
@@ -129,4 +131,4 @@ class RuleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_link(self, rule: Rule) -> str:
-        return f"/api/v1/notify-rules/{rule.id}"
+        return absolute_link(self.context, f"/api/v1/notify-rules/{rule.id}")

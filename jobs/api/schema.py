@@ -22,6 +22,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 
+from . import idempotency as idempotency_header
 from .channel_serializers import (
     ChannelInputSerializer,
     ChannelSerializer,
@@ -60,6 +61,13 @@ ERRORS = {
     ),
     409: OpenApiResponse(ErrorSerializer, "The job's state forbids it (it is canceled)."),
     413: OpenApiResponse(ErrorSerializer, "The body is larger than MAX_REQUEST_BYTES."),
+    415: OpenApiResponse(
+        ErrorSerializer, "The body is not sent as JSON (`Content-Type: application/json`)."
+    ),
+    422: OpenApiResponse(
+        ValidationErrorSerializer,
+        "The `Idempotency-Key` was used within 24 h for a request with another body.",
+    ),
     429: OpenApiResponse(
         ErrorSerializer, "A request rate is used up: send again after `Retry-After` seconds."
     ),
@@ -83,7 +91,17 @@ LOCATION = OpenApiParameter(
     OpenApiParameter.HEADER,
     response=[201, 202],
     required=True,
-    description="The path of what was made.",
+    description="The URL of what was made.",
+)
+
+REPLAYED = OpenApiParameter(
+    idempotency_header.REPLAYED_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    response=[201],
+    enum=["true"],
+    description="Present when the answer is the job an earlier request with the same "
+    "Idempotency-Key created.",
 )
 
 
@@ -109,6 +127,8 @@ def operation(
     parameters: Iterable[OpenApiParameter] = (),
     **kwargs,
 ):
+    if kwargs.get("request") is not None:  # a body: JSON only
+        errors = (*errors, 415)
     return extend_schema(
         operation_id=operation_id,
         summary=summary,
@@ -179,10 +199,11 @@ def job_operations(prefix: str, suffix: str, where: str, parameters: list[OpenAp
             f"Create a job{suffix}",
             f"A task and a schedule{where}; answers the job and its `Location`. Command, "
             "script and docker tasks need the permission jobs.run_code. A create past "
-            "MAX_JOBS_PER_USER active jobs is a 400.",
+            "MAX_JOBS_PER_USER active jobs is a 400. With an `Idempotency-Key`, a retry "
+            "answers the job created the first time.",
             {201: JobSerializer},
-            (403, 413),
-            parameters=parameters,
+            (403, 413, 422),
+            parameters=[*parameters, idempotency_header.PARAMETER, REPLAYED],
             request=JobInputSerializer,
             examples=JOB_EXAMPLES,
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.utils import timezone
@@ -9,13 +10,14 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
 from executors.registry import get_executor, known_types
-from jobs.fields import AnyJSONField, DurationSecondsField, StrictSerializer
+from jobs.fields import AnyJSONField, DurationSecondsField, StrictSerializer, unknown_fields
 from jobs.limits import Limits
 from jobs.models import Concurrency, Job, Run
 from jobs.retry import RetryError, parse_retry
 from jobs.schedules import Schedule, ScheduleError, get_zone, parse_schedule
 from jobs.selectors import run_counts
 
+from .links import absolute_link
 from .rule_serializers import NotifySerializer, notify_errors, notify_field
 
 # max_runs is stored in a PositiveIntegerField (a 32-bit integer on PostgreSQL).
@@ -40,9 +42,7 @@ def validate_task(value: Any, *, user=None) -> dict[str, Any]:
     if task_type is None and "uri" in value:
         task_type = "http"  # the minimal body: a task with a uri is an HTTP task
     if task_type is None:
-        raise serializers.ValidationError(
-            {"type": [f"Give the task a type: one of {', '.join(known_types())}."]}
-        )
+        raise serializers.ValidationError(_untyped_task_errors(value))
     if not isinstance(task_type, str) or task_type not in known_types():
         raise serializers.ValidationError(
             {"type": [f"Unknown task type {task_type!r}: use one of {', '.join(known_types())}."]}
@@ -67,6 +67,29 @@ def validate_task(value: Any, *, user=None) -> dict[str, Any]:
         if problem:
             raise serializers.ValidationError(problem)
     return task
+
+
+def _untyped_task_errors(task: dict[str, Any]) -> dict[str, list[str]]:
+    """What to say of a task without a type (nor a `uri`, which makes it an HTTP task):
+    its fields no task type has, first (`url`: did you mean `uri`?); else the type to give,
+    named when only one type has all its fields."""
+    fields = _task_fields()
+    unknown = unknown_fields(task, set().union(*fields.values()))
+    if unknown:
+        return unknown
+    fits = [f'"{name}"' for name, names in fields.items() if set(task) <= names]
+    if len(fits) == 1:
+        return {"type": [f"Give the task a type: {fits[0]} takes these fields."]}
+    if 1 < len(fits) < len(fields):
+        which = f"{', '.join(fits[:-1])} or {fits[-1]}"
+        return {"type": [f"Give the task a type: {which} (they take these fields)."]}
+    return {"type": [f"Give the task a type: one of {', '.join(known_types())}."]}
+
+
+@cache
+def _task_fields() -> dict[str, frozenset[str]]:
+    """The fields of each task type's serializer."""
+    return {name: frozenset(get_executor(name).serializer_class().fields) for name in known_types()}
 
 
 def validate_schedule_fields(
@@ -215,8 +238,59 @@ class JobInputSerializer(StrictSerializer):
         except serializers.ValidationError as exc:
             errors["payload"] = exc.detail
 
+    def to_representation(self, instance):
+        """A job as this serializer takes it: what the browsable API's PATCH form shows,
+        which a PATCH takes back as it is (and which then changes nothing of its schedule:
+        jobs.services.job_update)."""
+        if isinstance(instance, Job):
+            return job_as_input(instance)
+        return super().to_representation(instance)
+
     def create(self, validated_data):  # pragma: no cover - the views call services
         raise NotImplementedError
+
+
+def job_as_input(job: Job) -> dict[str, Any]:
+    """The job's writable fields, each in a form the API takes (the schedule as given, not
+    its stored form; durations as text). The task is left out when its stored form is not
+    one a create takes (a script's content is stored apart: send it again to change it)."""
+    fields = {
+        "name": job.name,
+        "product": job.product,
+        "group": job.group,
+        "task": job.task,
+        "schedule": _schedule_as_input(job.schedule),
+        "timezone": job.timezone,
+        "start_at": job.start_at.isoformat() if job.start_at else None,
+        "end_at": job.end_at.isoformat() if job.end_at else None,
+        "max_runs": job.max_runs,
+        "timeout": DurationSecondsField().to_representation(job.timeout)
+        if job.timeout is not None
+        else None,
+        "retry": job.retry or None,
+        "concurrency": job.concurrency,
+        "misfire_grace": DurationSecondsField().to_representation(job.misfire_grace)
+        if job.misfire_grace is not None
+        else None,
+        "payload": job.payload,
+        "pause_after_failures": job.pause_after_failures,
+        "notify": [
+            {"channel": str(rule.channel_id), "on": rule.on, "every_failure": rule.every_failure}
+            for rule in job.notify_rules.all()
+        ],
+    }
+    if not get_executor(job.type).serializer_class(data=job.task).is_valid():
+        del fields["task"]
+    return fields
+
+
+def _schedule_as_input(stored: dict[str, Any]) -> Any:
+    """A stored schedule (Schedule.to_json) as the API takes it."""
+    if stored.get("kind") == "once":
+        return stored.get("at")
+    if stored.get("kind") == "interval":
+        return {"every": stored.get("every")}
+    return {"cron": stored.get("cron")}
 
 
 def _user(serializer):
@@ -260,7 +334,7 @@ class RunSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_link(self, run: Run) -> str:
-        return f"/api/v1/runs/{run.id}"
+        return absolute_link(self.context, f"/api/v1/runs/{run.id}")
 
 
 class RunListSerializer(RunSummarySerializer):
@@ -290,7 +364,7 @@ class RunListSerializer(RunSummarySerializer):
         read_only_fields = fields
 
     def get_job_link(self, run: Run) -> str:
-        return f"/api/v1/jobs/{run.job_id}"
+        return absolute_link(self.context, f"/api/v1/jobs/{run.job_id}")
 
 
 class RunSerializer(RunListSerializer):
@@ -369,7 +443,7 @@ class JobSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_link(self, job: Job) -> str:
-        return f"/api/v1/jobs/{job.id}"
+        return absolute_link(self.context, f"/api/v1/jobs/{job.id}")
 
     def get_counts(self, job: Job) -> dict[str, int]:
         counts = getattr(job, "run_counts", None)

@@ -15,9 +15,10 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobs import selectors, services, timing
+from jobs import idempotency, selectors, services, timing
 from jobs.models import Job, Run
 
+from . import idempotency as idempotency_header
 from . import schema
 from .filters import JobFilter, RunFilter
 from .pagination import RunListPagination
@@ -63,6 +64,13 @@ class JobViewSet(
             return Job.objects.none()
         return selectors.jobs_visible_to(self.request.user).order_by("-created_at")
 
+    def get_serializer_class(self):
+        # The browsable API's forms for POST and PATCH show the fields these take (a PATCH
+        # form holds the job's current values), not the job's read-only ones.
+        if self.action in ("create", "partial_update"):
+            return JobInputSerializer
+        return JobSerializer
+
     def get_throttles(self):
         # Creates are counted at their own rate (higher for trusted clients), not the user's.
         if self.action == "create":
@@ -76,11 +84,24 @@ class JobViewSet(
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def create(self, request, *args, **kwargs):
+        key = idempotency_header.request_key(request)  # None without an Idempotency-Key
+        if key is not None:
+            job = idempotency.earlier_job(owner=request.user, **key)
+            if job is not None:  # a retry: the same answer, not a second job
+                return self._created(job, replayed=True)
         data = JobInputSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        job = services.job_create(owner=request.user, data=data.validated_data)
-        body = JobSerializer(job, context={"request": request}).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["link"]})
+        job, replayed = services.job_create_once(
+            owner=request.user, data=data.validated_data, **(key or {})
+        )
+        return self._created(job, replayed=replayed)
+
+    def _created(self, job: Job, *, replayed: bool) -> Response:
+        body = JobSerializer(job, context={"request": self.request}).data
+        headers = {"Location": body["link"]}
+        if replayed:
+            headers[idempotency_header.REPLAYED_HEADER] = "true"
+        return Response(body, status=status.HTTP_201_CREATED, headers=headers)
 
     def partial_update(self, request, *args, **kwargs):
         job = self.get_object()

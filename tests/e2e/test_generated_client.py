@@ -91,7 +91,7 @@ def test_a_generated_client_creates_reads_and_cancels_a_job(generated, e2e_stack
         assert created.status_code == 201, created.content
         job = created.parsed
         assert isinstance(job, models.Job)
-        assert created.headers["Location"] == f"/api/v1/jobs/{job.id}"
+        assert created.headers["Location"] == f"{e2e_stack.base_url}/api/v1/jobs/{job.id}"
 
         read = jobs.jobs_retrieve.sync(job.id, client=client)
         assert isinstance(read, models.Job)

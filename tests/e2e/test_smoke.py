@@ -27,8 +27,8 @@ def test_minimal_body_now(alice, target):
     assert response.status_code == 201, response.text
     job = response.json()
     job_id = job["id"]
-    assert job["link"] == f"/api/v1/jobs/{job_id}"
-    assert response.headers["Location"].endswith(job["link"])
+    assert job["link"] == f"{alice.base_url}/api/v1/jobs/{job_id}"  # absolute: as asked
+    assert response.headers["Location"] == job["link"]
     assert job["type"] == "http"
     assert job["task"]["uri"] == target.url(path)
 

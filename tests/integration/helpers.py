@@ -51,3 +51,16 @@ def run_prune_scripts(client) -> Any:
     jobs.run_maintenance) and run it here; its Run."""
     task = {"type": "catalog", "name": "sched.prune_scripts"}
     return run_once(client, task, payload={"older_than": "0s"}).runs.get()
+
+
+def end_other_sessions() -> None:
+    """End the test database's other sessions. The live server's request threads keep their
+    connections open after they end (CONN_MAX_AGE), and the test database cannot be dropped
+    while one is open: call it when a test used `live_server`."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

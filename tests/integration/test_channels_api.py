@@ -54,7 +54,7 @@ def test_it_creates_a_webhook_channel_and_never_shows_its_secret(api, alice):
         "created_at",
         "updated_at",
     }
-    assert body["link"] == f"/api/v1/channels/{body['id']}"
+    assert body["link"] == f"http://testserver/api/v1/channels/{body['id']}"
     assert response["Location"] == body["link"]
     assert (body["kind"], body["url"], body["to"], body["has_secret"]) == (
         "webhook",

@@ -115,6 +115,6 @@ def test_run_now_creates_a_manual_run(api):
     run = response.json()
     assert run["trigger"] == "manual"
     assert run["status"] == "pending"
-    assert response["Location"] == f"/api/v1/runs/{run['id']}"
+    assert response["Location"] == run["link"] == f"http://testserver/api/v1/runs/{run['id']}"
     # The schedule is untouched.
     assert api.get(f"/api/v1/jobs/{job['id']}").json()["next_run_at"] == job["next_run_at"]

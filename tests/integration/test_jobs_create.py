@@ -30,7 +30,7 @@ def test_it_accepts_the_minimal_body(api):
     response = api.post("/api/v1/jobs", MINIMAL, format="json")
     assert response.status_code == 201, response.data
     job = response.json()
-    assert job["link"] == f"/api/v1/jobs/{job['id']}"
+    assert job["link"] == f"http://testserver/api/v1/jobs/{job['id']}"
     assert response["Location"] == job["link"]
     assert job["type"] == "http"
     assert job["task"]["expected_range"] == "200-300"

@@ -23,7 +23,11 @@ def test_it_creates_reads_changes_and_deletes_a_rule(api, alice):
     )
     assert response.status_code == 201, response.data
     rule = response.json()
-    assert response["Location"] == rule["link"] == f"/api/v1/notify-rules/{rule['id']}"
+    assert (
+        response["Location"]
+        == rule["link"]
+        == f"http://testserver/api/v1/notify-rules/{rule['id']}"
+    )
     assert (rule["channel"], rule["on"], rule["every_failure"]) == (
         ops,
         ["failure", "recovery"],

@@ -136,9 +136,9 @@ def test_each_run_names_its_job_and_leaves_its_output_to_its_own_url(api, jobs, 
     run = api.get("/api/v1/runs").json()["results"][-1]
     assert set(run) == LISTED
     assert run["id"] == history["backup@0"]
-    assert run["link"] == f"/api/v1/runs/{history['backup@0']}"
+    assert run["link"] == f"http://testserver/api/v1/runs/{history['backup@0']}"
     assert (run["job"], run["job_name"]) == (jobs["backup"], "backup")
-    assert run["job_link"] == f"/api/v1/jobs/{jobs['backup']}"
+    assert run["job_link"] == f"http://testserver/api/v1/jobs/{jobs['backup']}"
     assert (run["status"], run["attempt"], run["trigger"]) == ("failed", 1, "schedule")
     assert (run["due_at"], run["error"]) == ("2030-01-01T00:00:00Z", "Status 503")
     assert api.get(run["link"]).json()["result"] == {"status_code": 503, "body": "x"}

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from jobs.schedules import Schedule, ScheduleError, get_zone, parse_schedule
+from jobs.schedules import Schedule, ScheduleError, close_zones, get_zone, parse_schedule
 
 NOW = datetime(2026, 1, 24, 20, 28, 27, tzinfo=UTC)
 
@@ -30,6 +30,34 @@ def test_it_returns_a_zone_for_an_iana_name():
 def test_it_rejects_unknown_timezone(name):
     with pytest.raises(ScheduleError, match=f"unknown time zone '{name}'"):
         get_zone(name)
+
+
+@pytest.mark.parametrize(
+    "name, close",
+    [
+        ("europe/paris", ["Europe/Paris"]),  # case
+        ("utc ", ["UTC"]),
+        ("new york", ["America/New_York"]),  # the city, with a space
+        ("Kolkata", ["Asia/Kolkata"]),
+        ("Europe/Pari", ["Europe/Paris", "Europe/Madrid", "Europe/Riga"]),  # a typo
+        ("Mars/Base", []),
+        ("", []),
+        ("x" * 1000, []),
+    ],
+)
+def test_close_zones_are_suggested(name, close):
+    assert close_zones(name) == close
+
+
+def test_the_error_of_an_unknown_zone_suggests_the_close_ones():
+    with pytest.raises(ScheduleError) as raised:
+        get_zone("Europe/Pari")
+    assert str(raised.value) == (
+        "unknown time zone 'Europe/Pari': did you mean 'Europe/Paris', 'Europe/Madrid' or "
+        "'Europe/Riga'?"
+    )
+    with pytest.raises(ScheduleError, match=r"'Mars/Base' \(an IANA name, e.g. 'Europe/Paris'\)"):
+        get_zone("Mars/Base")
 
 
 @pytest.mark.parametrize("name", [None, 5, ["UTC"]])
