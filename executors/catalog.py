@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from catalog.base import TaskContext, TaskFailed
 from catalog.registry import catalog, get_task
-from jobs.fields import StrictSerializer
+from jobs.fields import CachedFieldsMixin, StrictSerializer
 from jobs.states import RunStatus
 
 from .base import Executor, Outcome, RunContext
@@ -21,7 +21,7 @@ from .base import Executor, Outcome, RunContext
 log = logging.getLogger(__name__)
 
 
-class CatalogTaskSerializer(StrictSerializer):
+class CatalogTaskSerializer(CachedFieldsMixin, StrictSerializer):
     type = serializers.ChoiceField(choices=["catalog"], default="catalog")
     name = serializers.CharField(max_length=200)
 

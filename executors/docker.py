@@ -23,7 +23,7 @@ from django.conf import settings
 from docker.errors import APIError, ImageNotFound, NotFound
 from rest_framework import serializers
 
-from jobs.fields import AnyJSONField, DurationSecondsField, StrictSerializer
+from jobs.fields import AnyJSONField, CachedFieldsMixin, DurationSecondsField, StrictSerializer
 from jobs.states import RunStatus
 
 from .base import Executor, Outcome, RunContext
@@ -87,7 +87,7 @@ def parse_memory(value: Any) -> int:
     return size
 
 
-class DockerTaskSerializer(StrictSerializer):
+class DockerTaskSerializer(CachedFieldsMixin, StrictSerializer):
     type = serializers.ChoiceField(choices=["docker"])
     image = serializers.CharField(
         max_length=512,

@@ -13,7 +13,7 @@ from django.conf import settings
 from requests.utils import get_encoding_from_headers  # requests' rules, kept as they were
 from rest_framework import serializers
 
-from jobs.fields import AnyJSONField, DurationSecondsField, StrictSerializer
+from jobs.fields import AnyJSONField, CachedFieldsMixin, DurationSecondsField, StrictSerializer
 from jobs.states import RunStatus
 
 from . import egress
@@ -54,7 +54,7 @@ def validate_uri(value: str) -> str:
     return value
 
 
-class HttpTaskSerializer(StrictSerializer):
+class HttpTaskSerializer(CachedFieldsMixin, StrictSerializer):
     type = serializers.ChoiceField(choices=["http"], default="http")
     method = serializers.CharField(default="GET")
     uri = serializers.CharField(max_length=2048, validators=[validate_uri])

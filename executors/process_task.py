@@ -9,7 +9,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from jobs.fields import DurationSecondsField, StrictSerializer
+from jobs.fields import CachedFieldsMixin, DurationSecondsField, StrictSerializer
 
 from .base import Executor
 
@@ -96,7 +96,7 @@ class StringField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class ProcessTaskSerializer(StrictSerializer):
+class ProcessTaskSerializer(CachedFieldsMixin, StrictSerializer):
     """The fields every process task has: env, cwd, timeout, run_as."""
 
     env = serializers.DictField(

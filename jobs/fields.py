@@ -7,12 +7,55 @@ jobs.safejson, so executors/ and catalog/ use it without importing the API.
 from __future__ import annotations
 
 import difflib
+import threading
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import BindingDict
 
 from jobs import safejson
 from jobs.durations import format_duration, parse_duration
+
+# Serializers whose fields are built once per class and thread, not at every request.
+#
+# DRF builds a serializer's fields anew for every instance (declared fields deep-copied, a
+# ModelSerializer's model fields introspected): 1.8 ms of the 2.3 ms a job's representation
+# took, paid by every answer that holds one job (docs/benchmarks.md, "API creations"). The
+# fields of a read-only serializer depend on its class alone, so each thread keeps the ones
+# it built and binds them to its next serializer of that class. Per thread: a field is bound
+# to one serializer at a time, and a thread serializes one answer at a time. Only for a
+# serializer at the top (a nested one, or the child of a list, builds its own once, as DRF
+# does: binding shared fields to two live parents would mix their contexts).
+_built = threading.local()
+
+
+class CachedFieldsMixin:
+    """For serializers whose fields depend on their class alone (not on the context, the
+    instance or `partial`): read-only representations."""
+
+    @property
+    def fields(self):
+        bound = self.__dict__.get("_bound_fields")
+        if bound is not None:
+            return bound
+        if self.parent is not None:
+            bound = self.__dict__["_bound_fields"] = super().fields
+            return bound
+        cache = getattr(_built, "fields", None)
+        if cache is None:
+            cache = _built.fields = {}
+        fields = cache.get(type(self))
+        if fields is None:
+            fields = cache[type(self)] = self.get_fields()
+        bound = BindingDict(self)
+        for name, field in fields.items():
+            if field.parent is None:
+                bound[name] = field  # bound the first time: its name and source set
+            else:
+                field.parent = self  # then only its parent changes
+                bound.fields[name] = field
+        self.__dict__["_bound_fields"] = bound
+        return bound
 
 
 def unknown_fields(keys, known) -> dict[str, list[str]]:

@@ -10,7 +10,7 @@ from django.core.validators import EmailValidator
 from rest_framework import serializers
 
 from executors.http import restricted_policy, validate_uri
-from jobs.fields import StrictSerializer
+from jobs.fields import CachedFieldsMixin, StrictSerializer
 from notifications.models import Channel, ChannelKind, Delivery
 from notifications.services import KIND_FIELDS
 
@@ -21,7 +21,7 @@ _OPTIONAL = ("url", "secret", "to")  # the fields one kind or another takes
 _email = EmailValidator()
 
 
-class ChannelInputSerializer(StrictSerializer):
+class ChannelInputSerializer(CachedFieldsMixin, StrictSerializer):
     """The body of POST /channels and PATCH /channels/{id}. The context's `owner` is the
     channel's: its egress policy decides which addresses the channel may name."""
 
@@ -101,7 +101,7 @@ def _addresses_error(addresses: list[str]) -> str | None:
     return None
 
 
-class ChannelSerializer(serializers.ModelSerializer):
+class ChannelSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     """The read form: the secret is never shown, only whether there is one."""
 
     link = serializers.SerializerMethodField()
@@ -130,7 +130,7 @@ class ChannelSerializer(serializers.ModelSerializer):
         return bool(channel.secret)
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class DeliverySerializer(CachedFieldsMixin, serializers.ModelSerializer):
     """One attempt to deliver a notification on a channel."""
 
     notification = serializers.PrimaryKeyRelatedField(read_only=True)

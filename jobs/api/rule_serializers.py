@@ -7,7 +7,7 @@ from uuid import UUID
 
 from rest_framework import serializers
 
-from jobs.fields import StrictSerializer
+from jobs.fields import CachedFieldsMixin, StrictSerializer
 from jobs.models import Event
 from notifications.models import Channel, Rule
 
@@ -50,7 +50,7 @@ def not_owned(channel_ids: list[UUID], owner_id: int) -> set[UUID]:
     return set(channel_ids) - set(owned.values_list("id", flat=True))
 
 
-class NotifyInputSerializer(StrictSerializer):
+class NotifyInputSerializer(CachedFieldsMixin, StrictSerializer):
     """One rule of a job's `notify`: send these events of the job to this channel."""
 
     channel = serializers.UUIDField(help_text="A channel of the job's owner.")
@@ -84,7 +84,7 @@ def notify_errors(rules: list[dict[str, Any]], owner_id: int) -> dict[int, dict]
     return errors or None
 
 
-class NotifySerializer(serializers.ModelSerializer):
+class NotifySerializer(CachedFieldsMixin, serializers.ModelSerializer):
     """The read form of one of a job's rules."""
 
     channel = serializers.PrimaryKeyRelatedField(read_only=True)
@@ -96,7 +96,7 @@ class NotifySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RuleInputSerializer(StrictSerializer):
+class RuleInputSerializer(CachedFieldsMixin, StrictSerializer):
     """The body of POST /notify-rules and PATCH /notify-rules/{id}."""
 
     channel = serializers.UUIDField(help_text="One of your channels.")
@@ -120,7 +120,7 @@ class RuleInputSerializer(StrictSerializer):
         raise NotImplementedError
 
 
-class RuleSerializer(serializers.ModelSerializer):
+class RuleSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     link = serializers.SerializerMethodField()
     channel = serializers.PrimaryKeyRelatedField(read_only=True)
     on = serializers.ListField(child=serializers.ChoiceField(choices=Event.choices), read_only=True)

@@ -10,7 +10,13 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
 from executors.registry import get_executor, known_types
-from jobs.fields import AnyJSONField, DurationSecondsField, StrictSerializer, unknown_fields
+from jobs.fields import (
+    AnyJSONField,
+    CachedFieldsMixin,
+    DurationSecondsField,
+    StrictSerializer,
+    unknown_fields,
+)
 from jobs.limits import Limits
 from jobs.models import Concurrency, Job, Run
 from jobs.retry import RetryError, parse_retry
@@ -145,7 +151,7 @@ def validate_schedule_fields(
         raise serializers.ValidationError(errors)
 
 
-class JobInputSerializer(StrictSerializer):
+class JobInputSerializer(CachedFieldsMixin, StrictSerializer):
     """The body of POST /jobs and PATCH /jobs/{id}."""
 
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -315,7 +321,7 @@ def _check_limits(attrs: dict[str, Any], limits: Limits, errors: dict) -> None:
             errors["retry"] = retry_errors
 
 
-class RunSummarySerializer(serializers.ModelSerializer):
+class RunSummarySerializer(CachedFieldsMixin, serializers.ModelSerializer):
     link = serializers.SerializerMethodField()
 
     class Meta:
@@ -394,7 +400,7 @@ class RunSerializer(RunListSerializer):
         read_only_fields = fields
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     link = serializers.SerializerMethodField()
     owner = serializers.CharField(source="owner.username", read_only=True)
     schedule_description = serializers.CharField(source="schedule_text", read_only=True)
@@ -452,7 +458,7 @@ class JobSerializer(serializers.ModelSerializer):
         return counts
 
 
-class SchedulePreviewSerializer(StrictSerializer):
+class SchedulePreviewSerializer(CachedFieldsMixin, StrictSerializer):
     schedule = AnyJSONField()
     timezone = serializers.CharField(required=False, default="UTC")
     start_at = AnyJSONField(required=False, allow_null=True)
