@@ -80,20 +80,21 @@ def _new_run(job: Job, *, due_at: datetime, trigger: str, now: datetime) -> Run:
     return run
 
 
-def _arm(job: Job, *, now: datetime, first: datetime | None, new: bool = False) -> None:
+def _arm(job: Job, *, now: datetime, first: datetime | None, new: bool = False) -> bool:
     """Set the job's next fire and save the job (insert it if `new`); a one-off job due
-    now gets its run at once."""
+    now gets its run at once. Whether it got one."""
     save = (lambda: job.save(force_insert=True)) if new else job.save
     if not job.is_recurring and first is not None and first <= now:
         job.next_run_at = None
         job.fire_count += 1
         save()
         _new_run(job, due_at=first, trigger=Trigger.SCHEDULE, now=now)
-        return
+        return True
     job.next_run_at = first if within_limits(job, first) else None
     save()
     if not (new and job.next_run_at is not None):  # a new job with a fire to come: scheduled
         settle_jobs([job.id])
+    return False
 
 
 def _first_fire(job: Job, now: datetime) -> datetime | None:
@@ -104,6 +105,13 @@ def _first_fire(job: Job, now: datetime) -> datetime | None:
 @transaction.atomic
 def job_create(*, owner, data: dict[str, Any], job_id: UUID | None = None) -> Job:
     """Create a job (with `job_id`, else a new one: jobs/idempotency.py names it first)."""
+    return _create(owner=owner, data=data, job_id=job_id)
+
+
+def _create(*, owner, data: dict[str, Any], job_id: UUID | None) -> Job:
+    """job_create's work, inside the caller's transaction. The new job comes back with
+    what its representation would query known: its runs counted, its notify rules read
+    only if it has some."""
     check_active_jobs(owner)
     now = timezone.now()
     data = {"retry": parse_retry(None), **data}
@@ -112,9 +120,14 @@ def job_create(*, owner, data: dict[str, Any], job_id: UUID | None = None) -> Jo
         job.id = job_id
     _apply(job, data)
     job.anchor_at = _first_fire(job, now)
-    _arm(job, now=now, first=job.anchor_at, new=True)
+    ran = _arm(job, now=now, first=job.anchor_at, new=True)
+    job.run_counts = {"runs": int(ran), "succeeded": 0, "failed": 0}
     if data.get("notify"):
         set_job_rules(job=job, rules=data["notify"])
+    else:  # what prefetch_related("notify_rules") would have found: none (as it stores it)
+        rules = job.notify_rules.all()
+        rules._result_cache, rules._prefetch_done = [], True
+        job._prefetched_objects_cache = {"notify_rules": rules}
     return job
 
 
@@ -126,12 +139,12 @@ def job_create_once(
     (the job, False); or (the job another request with the key created first, True).
     The key and the job are written in this one transaction."""
     if key is None:
-        return job_create(owner=owner, data=data), False
+        return _create(owner=owner, data=data, job_id=None), False
     job_id = uuid4()
     earlier = idempotency.claim(owner=owner, key=key, fingerprint=fingerprint, job_id=job_id)
     if earlier is not None:
         return earlier, True
-    return job_create(owner=owner, data=data, job_id=job_id), False
+    return _create(owner=owner, data=data, job_id=job_id), False
 
 
 def _locked(job: Job, *, refuse_canceled: str | None = None) -> Job:
