@@ -223,9 +223,38 @@ def profile_notify(ctx, seconds: int = 60) -> dict:
     return out
 
 
+def profile_api(ctx, seconds: int = 20, clients: int = 16) -> dict:
+    """py-spy on each of the web's gunicorn workers while `clients` threads create jobs
+    (bench/api_load.py)."""
+    from .api_load import post_jobs
+
+    base = ctx.web()
+    master = ctx.bench.processes["web"].proc.pid
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    folder = ctx.bench.workdir
+    log(f"profile: py-spy on {len(children)} web workers, POST /jobs from {clients} clients")
+    spies = [
+        py_spy(int(pid), seconds, folder / f"pyspy-api-web{i}-{kind}.txt", gil=kind == "gil")
+        for i, pid in enumerate(children)
+        for kind in ("gil", "wall")
+    ]
+    post_jobs(base, ctx.token, seconds + 2, target=f"{ctx.target_url}/api", clients=clients)
+    for spy in spies:
+        spy.wait(seconds + 30)
+    out = {}
+    for raw in sorted(folder.glob("pyspy-api-web*.txt")):
+        name = raw.stem.removeprefix("pyspy-")
+        text = aggregate(raw)
+        (folder / f"profile-{name}.txt").write_text(text)
+        out[name] = text
+    return out
+
+
 def run_all(ctx, selected: list[str] | None = None) -> dict:
     if selected == ["notify"]:  # `--only notify --profile`: that profile alone
         return {"notify": profile_notify(ctx)}
+    if selected == ["api"]:  # `--only api --profile`: that profile alone
+        return {"api": profile_api(ctx)}
     out = {
         "one_run": profile_one_run(ctx),
         "dispatch": profile_dispatch(ctx),
