@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
 from . import yamlio
 
@@ -25,15 +27,19 @@ def schedule_value(text: str) -> Any:
 
 
 def json_value(text: str, what: str) -> Any:
-    """JSON given inline, or `@FILE` for a JSON or YAML file."""
+    """JSON given inline, or `@FILE` for a JSON or YAML file (`@-`: stdin)."""
     if text.startswith("@"):
-        path = Path(text[1:])
+        name = text[1:]
         try:
-            documents = yamlio.load_all(path.read_text(encoding="utf-8"))
+            if name == "-":
+                content = sys.stdin.read()
+            else:
+                content = Path(name).read_text(encoding="utf-8")
+            documents = yamlio.load_all(content)
         except OSError as exc:
-            raise click.BadParameter(f"cannot read {path}: {exc.strerror}") from None
-        except Exception as exc:  # yaml.YAMLError, and YAML is a superset of JSON
-            raise click.BadParameter(f"{path}: not valid YAML or JSON: {exc}") from None
+            raise click.BadParameter(f"cannot read {name}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:  # YAML reads JSON too
+            raise click.BadParameter(f"{name}: not valid YAML or JSON: {exc}") from None
         return documents[0] if documents else None
     try:
         return json.loads(text)

@@ -184,7 +184,7 @@ def create(
     """
     body: dict[str, Any] = {}
     if body_file:
-        loaded = json_value("@/dev/stdin" if body_file == "-" else "@" + body_file, "file")
+        loaded = json_value("@" + body_file, "file")
         if not isinstance(loaded, dict):
             raise click.BadParameter("expected a job object", param_hint="--file")
         body.update(loaded)
