@@ -1,4 +1,4 @@
-"""The REST API over HTTP: one keep-alive session per thread, errors that name the field.
+"""The REST API over HTTP: kept-alive connections shared by threads, errors naming fields.
 
 Nothing here knows the server's code: only its URLs and JSON (docs/api.md).
 """
@@ -11,19 +11,22 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from json import dumps, loads
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import click
-import requests
+import urllib3
 
 from . import __version__
+from .transport import pool_for
 
 PAGE_SIZE = 500  # the API's largest page (API_MAX_PAGE_SIZE)
 # Answers that mean "not done, try again later": the rate limit, a busy or restarting
 # server. Nothing was written, so the same request is sent again after Retry-After.
 RETRY_STATUSES = (429, 503)
 MAX_WAIT = 60.0  # seconds: the longest Retry-After followed
+CONNECTIONS = 64  # kept-alive connections at most (apply's --workers is at most 64)
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 
 
@@ -91,23 +94,13 @@ class Client:
         self.url_source = url_source
         self.timeout = timeout
         self.calls: Counter[str] = Counter()  # by method: how many requests were sent
-        self._local = threading.local()
         self._lock = threading.Lock()
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = True
-            session.headers.update(
-                {
-                    "Authorization": f"Token {self.token}",
-                    "Accept": "application/json",
-                    "User-Agent": f"sched-cli/{__version__}",
-                }
-            )
-            self._local.session = session
-        return session
+        self._pool = pool_for(self.url, connections=CONNECTIONS, timeout=timeout)
+        self._headers = {
+            "Authorization": f"Token {token}",
+            "Accept": "application/json",
+            "User-Agent": f"sched-cli/{__version__}",
+        }
 
     def request(
         self,
@@ -120,28 +113,39 @@ class Client:
     ) -> Any:
         """The answer's JSON (None when empty); ApiError for 4xx/5xx, Unreachable if none."""
         url = path if path.startswith("http") else self.url + path
+        if params:
+            url += "?" + urlencode(
+                {key: value for key, value in params.items() if value is not None}, doseq=True
+            )
+        sent = {**self._headers, **(headers or {})}
+        body = None
+        if json is not None:
+            body = dumps(json, ensure_ascii=False).encode("utf-8")
+            sent["Content-Type"] = "application/json"
         for attempt in range(6):
             with self._lock:
                 self.calls[method] += 1
             try:
-                response = self._session().request(
-                    method, url, params=params, json=json, headers=headers, timeout=self.timeout
-                )
-            except requests.Timeout:
-                raise Unreachable(
-                    f"no answer from {self.url}{self._source()} within {self.timeout:g} s"
-                ) from None
-            except requests.ConnectionError as exc:
-                match = _ERRNO.search(str(exc))
-                reason = match.group(1).strip() if match else str(exc)
-                raise Unreachable(
-                    f"cannot connect to {self.url}{self._source()}: {reason}"
-                ) from None
-            if response.status_code in RETRY_STATUSES and attempt < 5:
+                response = self._pool.request(method, url, body=body, headers=sent)
+            except urllib3.exceptions.HTTPError as exc:
+                raise self._unreachable(exc) from None
+            if response.status in RETRY_STATUSES and attempt < 5:
                 time.sleep(_retry_after(response, attempt))
                 continue
             return _answer(response, method, url)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unreachable(self, exc: Exception) -> Unreachable:
+        reason = getattr(exc, "reason", None) or exc
+        refused = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.NameResolutionError)
+        # urllib3's NewConnectionError is a kind of timeout error: a refusal is not one.
+        if isinstance(reason, urllib3.exceptions.TimeoutError) and not isinstance(reason, refused):
+            return Unreachable(
+                f"no answer from {self.url}{self._source()} within {self.timeout:g} s"
+            )
+        match = _ERRNO.search(str(reason))
+        text = match.group(1).strip() if match else str(reason)
+        return Unreachable(f"cannot connect to {self.url}{self._source()}: {text}")
 
     def _source(self) -> str:
         return f" (from {self.url_source})" if self.url_source else ""
@@ -180,7 +184,7 @@ class Client:
         return [*first["results"], *(item for page in rest for item in page)]
 
 
-def _retry_after(response: requests.Response, attempt: int) -> float:
+def _retry_after(response: urllib3.BaseHTTPResponse, attempt: int) -> float:
     try:
         wait = float(response.headers.get("Retry-After", ""))
     except ValueError:
@@ -188,11 +192,12 @@ def _retry_after(response: requests.Response, attempt: int) -> float:
     return min(max(wait, 0.0), MAX_WAIT)
 
 
-def _answer(response: requests.Response, method: str, url: str) -> Any:
+def _answer(response: urllib3.BaseHTTPResponse, method: str, url: str) -> Any:
+    data = response.data
     try:
-        body = response.json() if response.content else None
+        body = loads(data) if data else None
     except ValueError:
-        body = response.text.strip()[:500]
-    if response.status_code >= 400:
-        raise ApiError(response.status_code, body, method, url)
+        body = data.decode("utf-8", "replace").strip()[:500]
+    if response.status >= 400:
+        raise ApiError(response.status, body, method, url)
     return body

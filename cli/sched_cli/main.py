@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from . import __version__
@@ -33,4 +35,6 @@ for command in (preview.preview, apply.apply, export.export, login.login, login.
 
 
 def main() -> None:
+    # urllib3 logs each connection it tries again; the error, if it comes, says enough.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     cli(prog_name="sched")

