@@ -19,7 +19,7 @@ VERBS = {CREATE: "created", UPDATE: "changed", CANCEL: "canceled"}
 PRESENT = {CREATE: "create", UPDATE: "change", CANCEL: "cancel"}
 
 
-@click.command()
+@click.command(short_help="Make the server's jobs what job files say.")
 @click.option(
     "-f",
     "--file",

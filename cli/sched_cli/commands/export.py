@@ -19,7 +19,7 @@ HEADER = (
 )
 
 
-@click.command()
+@click.command(short_help="Write your jobs as a job file for apply.")
 @click.option("-o", "--output", help="Write to this file (default: stdout).")
 @click.option("--product", help="Only this product's jobs.")
 @click.option("--group", help="Only this group's jobs.")

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..arguments import json_value, pairs, schedule_value
-from ..client import Client
+from ..client import ApiError, Client
 from ..context import json_option, with_client
 from ..output import note, record, show_json, table
 
@@ -245,21 +245,30 @@ def _task(task_json, uri, method, headers, http_body, command, shell, env) -> di
 
 
 def _act(client: Client, job_ids: tuple[str, ...], verb: str, as_json: bool) -> None:
-    answers = []
+    """Act on each job; one refused does not stop the others (each is named, exit 1)."""
+    answers, failed = [], []
     for job_id in job_ids:
-        if verb == "cancel":
-            answers.append(client.delete(f"/api/v1/jobs/{job_id}"))
-        else:
-            answers.append(client.post(f"/api/v1/jobs/{job_id}/{verb}"))
+        try:
+            if verb == "cancel":
+                answers.append(client.delete(f"/api/v1/jobs/{job_id}"))
+            else:
+                answers.append(client.post(f"/api/v1/jobs/{job_id}/{verb}"))
+        except ApiError as exc:
+            failed.append(f"{job_id}: {exc.format_message()}")
     if as_json:
-        show_json(answers if len(answers) > 1 else answers[0])
-    elif verb == "run":
+        show_json(answers if len(job_ids) > 1 else (answers[0] if answers else None))
+    elif verb == "run" and answers:
         table(answers, [("job", "job"), ("id", "run"), ("status", "status"), ("due_at", "due")])
-    else:
-        table(
-            answers,
-            [("id", "id"), ("name", "name"), ("status", "status"), ("next_run_at", "next run")],
-        )
+    elif answers:
+        columns = [
+            ("id", "id"),
+            ("name", "name"),
+            ("status", "status"),
+            ("next_run_at", "next run"),
+        ]
+        table(answers, columns)
+    if failed:
+        raise click.ClickException("\n".join(failed))
 
 
 @jobs.command("pause")

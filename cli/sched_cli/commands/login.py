@@ -11,7 +11,7 @@ from ..client import ApiError, Client
 from ..config import DEFAULT_URL, config_path, read_file, write_file
 
 
-@click.command()
+@click.command(short_help="Keep the server's URL and a token (mode 0600).")
 @click.option("--url", "url", help=f"The server (default: SCHED_URL, else {DEFAULT_URL}).")
 @click.option("--token-stdin", is_flag=True, help="Read the token from stdin (scripts).")
 @click.pass_obj

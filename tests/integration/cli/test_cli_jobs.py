@@ -151,3 +151,13 @@ def test_login_checks_the_token_and_keeps_it_in_a_0600_file(alice_cli):
     assert alice_cli.run("jobs", "list", SCHED_TOKEN="", SCHED_URL="").exit_code == 0
     alice_cli.run("logout")
     assert not config.exists()
+
+
+def test_one_refused_job_does_not_stop_the_others(alice_cli):
+    job = create(alice_cli, "--name", "n", "--uri", "https://a.example/", "--schedule", "1h")
+    missing = "00000000-0000-0000-0000-000000000000"
+    result = alice_cli.run("jobs", "pause", missing, job["id"], ok=False)
+    assert result.exit_code == 1
+    assert f"{missing}: not found: POST /api/v1/jobs/{missing}/pause (404)" in result.stderr
+    assert Job.objects.get(id=job["id"]).status == "paused"
+    assert job["id"] in result.stdout
