@@ -34,7 +34,9 @@ class JobFilter(django_filters.FilterSet):
     )
     # Who sees every job (jobs.view_all_jobs) still needs "mine": `sched apply --prune` and
     # `sched export` act on the caller's jobs only, never on a colleague's of the same name.
-    mine = django_filters.BooleanFilter(
+    # A choice, not a BooleanFilter: that one reads `?mine=yes` as no filter at all.
+    mine = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
         method="filter_mine",
         help_text="true: only the caller's own jobs; false: only other users' jobs.",
     )
@@ -44,10 +46,8 @@ class JobFilter(django_filters.FilterSet):
         fields = ["status", "type", "product", "group", "name", "health", "last_run_status"]
 
     def filter_mine(self, queryset, name, value):
-        if value is None:
-            return queryset
         owned = {"owner_id": self.request.user.id}
-        return queryset.filter(**owned) if value else queryset.exclude(**owned)
+        return queryset.filter(**owned) if value == "true" else queryset.exclude(**owned)
 
 
 class UTCDateTimeField(IsoDateTimeField):

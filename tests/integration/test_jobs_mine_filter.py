@@ -43,3 +43,9 @@ def test_mine_works_inside_a_namespace(api, operator):
     assert sorted(j["name"] for j in operator.get(f"{path}?mine=true").json()["results"]) == [
         "danas"
     ]
+
+
+def test_mine_takes_true_or_false_only(api):
+    response = api.get("/api/v1/jobs?mine=yes")
+    assert response.status_code == 400
+    assert list(response.json()) == ["mine"]
