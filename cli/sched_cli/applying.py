@@ -1,13 +1,13 @@
 """Carry out a plan: the writes on a small pool of threads, each with a keep-alive session.
 
 Creates and changes first, cancels (prune) after them, so a renamed job's new one exists
-before the old one stops. Each create carries an Idempotency-Key (a server that knows
-the header answers a retried create with the job made the first time).
+before the old one stops. Each create carries an Idempotency-Key, so one whose answer
+was lost is sent again and still makes one job (docs/api.md, "Creates that can be
+retried").
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -64,8 +64,7 @@ def execute(
 
 def _write(client: Client, action: Action) -> dict[str, Any]:
     if action.kind == CREATE:
-        headers = {"Idempotency-Key": str(uuid.uuid4())}
-        return client.post(ns_path(action.product, action.group), action.body, headers=headers)
+        return client.create(ns_path(action.product, action.group), action.body)
     if action.kind == UPDATE:
         return client.patch(f"/api/v1/jobs/{action.job_id}", action.body)
     return client.delete(f"/api/v1/jobs/{action.job_id}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ import click
 import urllib3
 
 from . import __version__
-from .transport import pool_for
+from .transport import RETRIES, RETRIES_IDEMPOTENT, pool_for
 
 PAGE_SIZE = 500  # the API's largest page (API_MAX_PAGE_SIZE)
 # Answers that mean "not done, try again later": the rate limit, a busy or restarting
@@ -118,6 +119,7 @@ class Client:
                 {key: value for key, value in params.items() if value is not None}, doseq=True
             )
         sent = {**self._headers, **(headers or {})}
+        retries = RETRIES_IDEMPOTENT if "Idempotency-Key" in sent else RETRIES
         body = None
         if json is not None:
             body = dumps(json, ensure_ascii=False).encode("utf-8")
@@ -126,7 +128,7 @@ class Client:
             with self._lock:
                 self.calls[method] += 1
             try:
-                response = self._pool.request(method, url, body=body, headers=sent)
+                response = self._pool.request(method, url, body=body, headers=sent, retries=retries)
             except urllib3.exceptions.HTTPError as exc:
                 raise self._unreachable(exc) from None
             if response.status in RETRY_STATUSES and attempt < 5:
@@ -155,6 +157,11 @@ class Client:
 
     def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> Any:
         return self.request("POST", path, json=json, headers=headers)
+
+    def create(self, path: str, json: Any) -> Any:
+        """POST a new job with an Idempotency-Key: a failure in between is sent again and
+        still makes one job."""
+        return self.post(path, json, headers={"Idempotency-Key": str(uuid.uuid4())})
 
     def patch(self, path: str, json: Any) -> Any:
         return self.request("PATCH", path, json=json)

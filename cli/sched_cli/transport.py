@@ -20,6 +20,9 @@ import urllib3
 RETRIES = urllib3.Retry(
     total=None, connect=2, read=2, redirect=0, status=0, other=0, allowed_methods={"GET"}
 )
+# A create sent with an Idempotency-Key may be sent again after any failure: the server
+# answers the same key and body with the job it made the first time (docs/api.md).
+RETRIES_IDEMPOTENT = RETRIES.new(allowed_methods={"GET", "POST"})
 
 
 def ca_bundle() -> str | None:

@@ -204,7 +204,7 @@ def create(
     for key in ("task", "schedule"):
         if key not in body:
             raise click.UsageError(f"give the job's {key} (--{key}, or a file with -f)")
-    job = client.post("/api/v1/jobs", body)
+    job = client.create("/api/v1/jobs", body)
     if as_json:
         show_json(job)
     else:
