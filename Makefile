@@ -8,9 +8,12 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sched
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt cli/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The `sched` command (cli/, a package of its own: a client of the API, no Django),
+	# editable so the checkout's code runs; requirements.txt pins its libraries.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e ./cli
 	touch $@
 
 # The example catalog plugin, which the tests use (a separate package, by entry point).

@@ -32,10 +32,22 @@ class JobFilter(django_filters.FilterSet):
         distinct=False,
         help_text="Status of the job's last finished run; repeat for several.",
     )
+    # Who sees every job (jobs.view_all_jobs) still needs "mine": `sched apply --prune` and
+    # `sched export` act on the caller's jobs only, never on a colleague's of the same name.
+    # A choice, not a BooleanFilter: that one reads `?mine=yes` as no filter at all.
+    mine = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_mine",
+        help_text="true: only the caller's own jobs; false: only other users' jobs.",
+    )
 
     class Meta:
         model = Job
         fields = ["status", "type", "product", "group", "name", "health", "last_run_status"]
+
+    def filter_mine(self, queryset, name, value):
+        owned = {"owner_id": self.request.user.id}
+        return queryset.filter(**owned) if value == "true" else queryset.exclude(**owned)
 
 
 class UTCDateTimeField(IsoDateTimeField):

@@ -1,0 +1,1 @@
+"""The subcommands of `sched`, one module per noun or verb."""
