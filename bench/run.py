@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import profile, report
 from .api import bench_api
+from .apply import bench_apply
 from .baseline import bench_baseline
 from .context import FULL, QUICK, Ctx, Mode, log, make_user, setup_django
 from .dispatch import bench_dispatch
@@ -39,6 +40,7 @@ BENCHES = {
     "baseline": bench_baseline,
     "notify": bench_notify,
     "observe": bench_observe,
+    "apply": bench_apply,
 }
 
 
