@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from contextlib import contextmanager
 
-import psycopg
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from . import pg
 from .batching import Batcher
 from .models import Event, Job, Run, RunStatus
 from .pgarray import array_literal
@@ -97,27 +95,8 @@ SELECT run_id, job_id, owner_id, product, "group" FROM j
 """
 
 
-def enabled() -> bool:
-    return connection.vendor == "postgresql"
-
-
-@contextmanager
-def _cursor():
-    """A cursor of Django's connection that binds parameters on the server.
-
-    With DB_PREPARED_STATEMENTS (the default), these statements are prepared once per
-    connection: PostgreSQL then no longer parses and plans them for every run. Django's
-    own cursors bind on the client and never prepare (for poolers before PgBouncer 1.21,
-    which lose prepared statements between transactions: set DB_PREPARED_STATEMENTS=0).
-    Errors come out as Django's (OperationalError...), like those of its cursors.
-    """
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
-
-
-def _execute(cursor, sql: str, params) -> None:
-    cursor.execute(sql, params, prepare=settings.DB_PREPARED_STATEMENTS or None)
+# Prepared statements on Django's connection (jobs/pg.py).
+enabled, _cursor, _execute = pg.enabled, pg.cursor, pg.execute
 
 
 def claim(run_id: str, worker: str) -> Run | None:

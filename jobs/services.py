@@ -13,6 +13,7 @@ from executors.registry import get_executor
 from notifications.services import set_job_rules
 
 from . import idempotency
+from .inserts import insert
 from .models import ACTIVE_JOB_STATUSES, Job, JobStatus, Run, RunStatus, Trigger
 from .pausing import cancel_pending, pause_locked
 from .publish import publish_runs
@@ -83,7 +84,7 @@ def _new_run(job: Job, *, due_at: datetime, trigger: str, now: datetime) -> Run:
 def _arm(job: Job, *, now: datetime, first: datetime | None, new: bool = False) -> bool:
     """Set the job's next fire and save the job (insert it if `new`); a one-off job due
     now gets its run at once. Whether it got one."""
-    save = (lambda: job.save(force_insert=True)) if new else job.save
+    save = (lambda: insert(job)) if new else job.save
     if not job.is_recurring and first is not None and first <= now:
         job.next_run_at = None
         job.fire_count += 1
