@@ -131,9 +131,9 @@ def test_a_worker_that_delivers_takes_its_new_notifications_without_a_message(
     assert Delivery.objects.get().attempt == 1
 
 
-def test_a_leased_notification_that_waited_too_long_is_claimed_again_not_counted_twice(
-    alice, job, target, settings
-):
+def made_here(alice, job: Job, target):
+    """A failure notification made by a worker that delivers it itself: what its delivery
+    threads are handed, leased to them."""
     hook = channel(alice, f"{target.url}/hook")
     Rule.objects.create(owner=alice, channel=hook, job=job, on=["failure"])
     handed: list = []
@@ -143,6 +143,13 @@ def test_a_leased_notification_that_waited_too_long_is_claimed_again_not_counted
     finally:
         publish.deliver_here(None)
     [ready] = handed
+    return ready
+
+
+def test_a_leased_notification_that_waited_too_long_is_claimed_again_not_counted_twice(
+    alice, job, target, settings
+):
+    ready = made_here(alice, job, target)
     # Its lease no longer covers a send at the time-out: the claim renews the lease it holds.
     settings.SCHED = {**settings.SCHED, "NOTIFY_TIMEOUT": settings.SCHED["NOTIFY_LEASE"]}
     assert delivery.deliver_many([ready]) == {str(ready.id): "delivered"}
@@ -152,15 +159,7 @@ def test_a_leased_notification_that_waited_too_long_is_claimed_again_not_counted
 
 
 def test_a_leased_notification_another_worker_took_over_is_left_to_it(alice, job, target):
-    hook = channel(alice, f"{target.url}/hook")
-    Rule.objects.create(owner=alice, channel=hook, job=job, on=["failure"])
-    handed: list = []
-    publish.deliver_here(lambda items, leased: handed.extend(leased.values()))
-    try:
-        outbox.on_fires_ended(None, [failed_fire(job)])
-    finally:
-        publish.deliver_here(None)
-    [ready] = handed
+    ready = made_here(alice, job, target)
     ready.lease = timezone.now()  # as if it waited here past its lease...
     taken = timezone.now() + timedelta(minutes=1)  # ...and another worker claimed it since
     Notification.objects.filter(id=ready.id).update(leased_until=taken)
