@@ -12,6 +12,7 @@ jobs/inserts.py, notifications/).
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 
 import psycopg
@@ -19,7 +20,10 @@ from django.conf import settings
 from django.db import connection
 
 
+@functools.cache
 def enabled() -> bool:
+    """Whether the database is PostgreSQL: asked once (it is asked per run and per
+    notification, and Django's connection proxy costs a lookup each time)."""
     return connection.vendor == "postgresql"
 
 
